@@ -1,0 +1,222 @@
+use std::ops::Range;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::binary;
+use super::ParseError;
+
+const RESERVED: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// The arguments of a received event or acknowledgement, kept as JSON text.
+///
+/// Parsing only finds where each argument starts and ends; nothing is copied. Each argument
+/// can then be deserialized straight into the type a handler wants with [`Args::get`], or
+/// forwarded untouched (re-emitting `Args` writes the original JSON and attachments).
+///
+/// ```
+/// use gateway_core::socketio::Args;
+/// let args = Args::parse_event(r#"["move",{"x":1},"fast"]"#.into()).unwrap();
+/// assert_eq!(args.event(), "move");
+/// assert_eq!(args.len(), 2);
+/// #[derive(serde::Deserialize)] struct Pos { x: i32 }
+/// assert_eq!(args.get::<Pos>(0).unwrap().x, 1);
+/// assert_eq!(args.get::<String>(1).unwrap(), "fast");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    buf: Bytes,
+    event: Option<EventName>,
+    items: Vec<Range<u32>>,
+    attachments: Vec<Bytes>,
+}
+
+#[derive(Debug, Clone)]
+enum EventName {
+    Slice(Range<u32>),
+    Owned(String),
+}
+
+impl Args {
+    /// Splits the JSON array of an EVENT packet: the first element is the event name.
+    pub fn parse_event(buf: Bytes) -> Result<Self, ParseError> {
+        let mut args = Self::parse_array(buf)?;
+        if args.items.is_empty() {
+            return Err(ParseError::InvalidPayload);
+        }
+        let first = args.items.remove(0);
+        let raw = &args.buf[first.start as usize..first.end as usize];
+        let name = match raw.first() {
+            Some(b'"') if !raw.contains(&b'\\') => EventName::Slice(first.start + 1..first.end - 1),
+            Some(b'"') => EventName::Owned(
+                serde_json::from_slice(raw).map_err(|_| ParseError::InvalidPayload)?,
+            ),
+            Some(b'0'..=b'9') | Some(b'-') => {
+                EventName::Owned(String::from_utf8_lossy(raw).into_owned())
+            }
+            _ => return Err(ParseError::InvalidPayload),
+        };
+        args.event = Some(name);
+        if RESERVED.contains(&args.event()) {
+            return Err(ParseError::ReservedEvent);
+        }
+        Ok(args)
+    }
+
+    /// Splits the JSON array of an ACK packet.
+    pub fn parse_ack(buf: Bytes) -> Result<Self, ParseError> {
+        Self::parse_array(buf)
+    }
+
+    fn parse_array(buf: Bytes) -> Result<Self, ParseError> {
+        if buf.len() > u32::MAX as usize {
+            return Err(ParseError::InvalidPayload);
+        }
+        let base = buf.as_ptr() as usize;
+        let items = {
+            let raws: Vec<&RawValue> =
+                serde_json::from_slice(&buf).map_err(|_| ParseError::InvalidPayload)?;
+            raws.iter()
+                .map(|r| {
+                    let start = (r.get().as_ptr() as usize - base) as u32;
+                    start..start + r.get().len() as u32
+                })
+                .collect()
+        };
+        Ok(Args { buf, event: None, items, attachments: Vec::new() })
+    }
+
+    /// Builds arguments from JSON values (used by tests and by code that makes packets).
+    pub fn from_values(values: &[serde_json::Value]) -> Self {
+        let json = serde_json::to_vec(values).unwrap_or_else(|_| b"[]".to_vec());
+        Self::parse_array(json.into()).unwrap_or_default()
+    }
+
+    /// The event name (empty for acknowledgements).
+    pub fn event(&self) -> &str {
+        match &self.event {
+            Some(EventName::Slice(r)) => {
+                std::str::from_utf8(&self.buf[r.start as usize..r.end as usize]).unwrap_or("")
+            }
+            Some(EventName::Owned(s)) => s,
+            None => "",
+        }
+    }
+
+    /// Number of arguments (the event name excluded).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there is no argument.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The JSON text of argument `i`.
+    pub fn raw(&self, i: usize) -> Option<&str> {
+        let r = self.items.get(i)?;
+        std::str::from_utf8(&self.buf[r.start as usize..r.end as usize]).ok()
+    }
+
+    /// Deserializes argument `i` (a missing argument reads as JSON `null`). Binary
+    /// placeholders resolve to the packet's attachments through [`super::Binary`].
+    pub fn get<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
+        let raw = self.raw(i).unwrap_or("null");
+        binary::with_decode_attachments(&self.attachments, || serde_json::from_str(raw))
+    }
+
+    /// Deserializes all arguments as one JSON array into `T` (a tuple or a `Vec`).
+    pub fn get_all<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        let mut json = Vec::with_capacity(self.buf.len());
+        json.push(b'[');
+        for (n, r) in self.items.iter().enumerate() {
+            if n > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(&self.buf[r.start as usize..r.end as usize]);
+        }
+        json.push(b']');
+        binary::with_decode_attachments(&self.attachments, || serde_json::from_slice(&json))
+    }
+
+    /// The binary attachments, in placeholder order.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// Attaches the binary parts received after a binary packet.
+    pub fn set_attachments(&mut self, attachments: Vec<Bytes>) {
+        self.attachments = attachments;
+    }
+
+    pub(crate) fn raw_items(&self) -> impl Iterator<Item = &[u8]> {
+        self.items.iter().map(|r| &self.buf[r.start as usize..r.end as usize])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socketio::Binary;
+
+    #[test]
+    fn event_names_and_arguments() {
+        let a = Args::parse_event(r#"[ "a" , 1, [2, 3] , {"k":"v"}, null, "s"]"#.into()).unwrap();
+        assert_eq!(a.event(), "a");
+        assert_eq!(a.len(), 5);
+        assert_eq!(a.raw(1), Some("[2, 3]"));
+        assert_eq!(a.get::<Vec<u8>>(1).unwrap(), vec![2, 3]);
+        assert_eq!(a.get::<Option<u8>>(3).unwrap(), None);
+        assert_eq!(a.get::<Option<u8>>(9).unwrap(), None);
+        let all: (u8, Vec<u8>) = Args::parse_event(r#"["x",1,[2]]"#.into()).unwrap().get_all().unwrap();
+        assert_eq!(all, (1, vec![2]));
+        let esc = Args::parse_event(r#"["a\"b\u00e9"]"#.into()).unwrap();
+        assert_eq!(esc.event(), "a\"bé");
+        let num = Args::parse_event(r#"[12,"x"]"#.into()).unwrap();
+        assert_eq!(num.event(), "12");
+    }
+
+    #[test]
+    fn bad_events_are_errors() {
+        for bad in ["[]", "{}", r#"[{"a":1}]"#, "[null]", "[", r#"["a",]"#] {
+            assert!(Args::parse_event(bad.into()).is_err(), "{bad}");
+        }
+        for reserved in RESERVED {
+            let json = format!("[\"{reserved}\"]");
+            assert_eq!(Args::parse_event(json.into()).unwrap_err(), ParseError::ReservedEvent);
+        }
+    }
+
+    #[test]
+    fn binary_placeholders_resolve() {
+        let mut a = Args::parse_event(
+            r#"["up",{"file":{"_placeholder":true,"num":1},"x":[{"_placeholder":true,"num":0}]}]"#
+                .into(),
+        )
+        .unwrap();
+        a.set_attachments(vec![Bytes::from_static(b"zero"), Bytes::from_static(b"one")]);
+        #[derive(serde::Deserialize)]
+        struct Up {
+            file: Binary,
+            x: Vec<Binary>,
+        }
+        let up: Up = a.get(0).unwrap();
+        assert_eq!(&up.file[..], b"one");
+        assert_eq!(&up.x[0][..], b"zero");
+        let missing: Result<Binary, _> = Args::parse_event(
+            r#"["up",{"_placeholder":true,"num":5}]"#.into(),
+        )
+        .unwrap()
+        .get(0);
+        assert!(missing.is_err());
+    }
+}

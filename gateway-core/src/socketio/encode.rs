@@ -1,0 +1,289 @@
+use std::fmt;
+use std::io::Write as _;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::binary::{collect_attachments, push_attachments};
+use super::{Args, PacketKind};
+
+/// An encoded Socket.IO packet, ready for Engine.IO: the text already starts with the
+/// Engine.IO message digit `4`, followed by binary attachments to send after it.
+///
+/// Encoding happens once per emit; a broadcast shares the same `Bytes` among all targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// `4` + the Socket.IO packet text.
+    pub text: Bytes,
+    /// Binary attachments, in placeholder order.
+    pub attachments: Vec<Bytes>,
+}
+
+/// Why an outgoing packet could not be encoded.
+#[derive(Debug)]
+pub struct EncodeError(serde_json::Error);
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot serialize the event payload to JSON: {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// A list of event arguments: tuples (each element one argument), `()` for none, `Vec`s and
+/// slices of `serde_json::Value` (one argument each), and received [`Args`] (forwarded as
+/// they came, binary included).
+pub trait ArgList {
+    /// Writes each argument as `,<json>` into `out`.
+    fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+}
+
+impl ArgList for () {
+    fn write_args(&self, _: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        Ok(())
+    }
+}
+
+macro_rules! tuple_args {
+    ($($name:ident),+) => {
+        impl<$($name: Serialize),+> ArgList for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+                let ($($name,)+) = self;
+                $(
+                    out.push(b',');
+                    serde_json::to_writer(&mut *out, $name)?;
+                )+
+                Ok(())
+            }
+        }
+    };
+}
+tuple_args!(A);
+tuple_args!(A, B);
+tuple_args!(A, B, C);
+tuple_args!(A, B, C, D);
+tuple_args!(A, B, C, D, E);
+tuple_args!(A, B, C, D, E, F);
+
+impl ArgList for [serde_json::Value] {
+    fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        for v in self {
+            out.push(b',');
+            serde_json::to_writer(&mut *out, v)?;
+        }
+        Ok(())
+    }
+}
+
+impl ArgList for Vec<serde_json::Value> {
+    fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        self.as_slice().write_args(out)
+    }
+}
+
+impl<T: ArgList + ?Sized> ArgList for &T {
+    fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        (**self).write_args(out)
+    }
+}
+
+impl ArgList for Args {
+    fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let offset = push_attachments(self.attachments());
+        for raw in self.raw_items() {
+            out.push(b',');
+            if offset == 0 || self.attachments().is_empty() {
+                out.extend_from_slice(raw);
+            } else {
+                // Placeholders must be renumbered after earlier attachments.
+                let mut value: serde_json::Value = serde_json::from_slice(raw)?;
+                shift_placeholders(&mut value, offset);
+                serde_json::to_writer(&mut *out, &value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn shift_placeholders(value: &mut serde_json::Value, offset: usize) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            if map.get("_placeholder") == Some(&Value::Bool(true)) {
+                if let Some(n) = map.get("num").and_then(Value::as_u64) {
+                    map.insert("num".into(), (n + offset as u64).into());
+                    return;
+                }
+            }
+            map.values_mut().for_each(|v| shift_placeholders(v, offset));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| shift_placeholders(v, offset)),
+        _ => {}
+    }
+}
+
+/// Builds outgoing packets.
+///
+/// ```
+/// use gateway_core::socketio::Encoder;
+/// let p = Encoder::event("/chat", Some(3), "hi", &("there", 1)).unwrap();
+/// assert_eq!(&p.text[..], br#"42/chat,3["hi","there",1]"#);
+/// let ack = Encoder::ack("/", 3, &(true,)).unwrap();
+/// assert_eq!(&ack.text[..], br#"433[true]"#);
+/// ```
+#[derive(Debug)]
+pub struct Encoder;
+
+impl Encoder {
+    /// An EVENT (or BINARY_EVENT) packet.
+    pub fn event(
+        nsp: &str,
+        id: Option<u64>,
+        event: &str,
+        args: &(impl ArgList + ?Sized),
+    ) -> Result<Encoded, EncodeError> {
+        Self::build(PacketKind::Event, nsp, id, |out| {
+            serde_json::to_writer(&mut *out, event)?;
+            args.write_args(out)
+        })
+    }
+
+    /// An ACK (or BINARY_ACK) packet answering `id`.
+    pub fn ack(nsp: &str, id: u64, args: &(impl ArgList + ?Sized)) -> Result<Encoded, EncodeError> {
+        Self::build(PacketKind::Ack, nsp, Some(id), |out| {
+            let start = out.len();
+            args.write_args(out)?;
+            if out.len() > start {
+                out.remove(start); // the leading comma
+            }
+            Ok(())
+        })
+    }
+
+    /// A CONNECT answer carrying the socket id.
+    pub fn connect(nsp: &str, sid: &str) -> Bytes {
+        let mut out = header(PacketKind::Connect, 0, nsp, None);
+        out.extend_from_slice(b"{\"sid\":");
+        let _ = serde_json::to_writer(&mut out, sid);
+        out.push(b'}');
+        out.into()
+    }
+
+    /// A CONNECT_ERROR with a message and optional data.
+    pub fn connect_error(nsp: &str, message: &str, data: Option<&serde_json::Value>) -> Bytes {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a serde_json::Value>,
+        }
+        let mut out = header(PacketKind::ConnectError, 0, nsp, None);
+        let _ = serde_json::to_writer(&mut out, &Body { message, data });
+        out.into()
+    }
+
+    /// A DISCONNECT packet for `nsp`.
+    pub fn disconnect(nsp: &str) -> Bytes {
+        header(PacketKind::Disconnect, 0, nsp, None).into()
+    }
+
+    fn build(
+        kind: PacketKind,
+        nsp: &str,
+        id: Option<u64>,
+        body: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
+    ) -> Result<Encoded, EncodeError> {
+        let mut out = header(kind, 0, nsp, id);
+        let head_len = out.len();
+        out.push(b'[');
+        let (res, attachments) = collect_attachments(|| body(&mut out));
+        res.map_err(EncodeError)?;
+        out.push(b']');
+        if !attachments.is_empty() {
+            let binary = match kind {
+                PacketKind::Ack => PacketKind::BinaryAck,
+                _ => PacketKind::BinaryEvent,
+            };
+            let head = header(binary, attachments.len(), nsp, id);
+            out.splice(..head_len, head);
+        }
+        Ok(Encoded { text: out.into(), attachments })
+    }
+}
+
+fn header(kind: PacketKind, attachments: usize, nsp: &str, id: Option<u64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(b'4');
+    out.push(kind.digit());
+    if kind.is_binary() {
+        let _ = write!(out, "{attachments}-");
+    }
+    if nsp != "/" {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        let _ = write!(out, "{id}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socketio::{Binary, RawPacket};
+
+    #[test]
+    fn control_packets() {
+        assert_eq!(&Encoder::connect("/", "abc")[..], br#"40{"sid":"abc"}"#);
+        assert_eq!(&Encoder::connect("/a", "x")[..], br#"40/a,{"sid":"x"}"#);
+        assert_eq!(&Encoder::disconnect("/")[..], b"41");
+        assert_eq!(&Encoder::disconnect("/a")[..], b"41/a,");
+        assert_eq!(
+            &Encoder::connect_error("/a", "Invalid namespace", None)[..],
+            br#"44/a,{"message":"Invalid namespace"}"#
+        );
+        let data = serde_json::json!({"code": 1});
+        assert_eq!(
+            &Encoder::connect_error("/", "no", Some(&data))[..],
+            br#"44{"message":"no","data":{"code":1}}"#
+        );
+    }
+
+    #[test]
+    fn events_round_trip_through_the_decoder() {
+        let p = Encoder::event("/", None, "e", &()).unwrap();
+        assert_eq!(&p.text[..], br#"42["e"]"#);
+        let p = Encoder::ack("/x", 5, &()).unwrap();
+        assert_eq!(&p.text[..], br#"43/x,5[]"#);
+        let p = Encoder::event("/n", Some(9), "e", &(1, "two", serde_json::json!({"a":[null]})))
+            .unwrap();
+        let text = std::str::from_utf8(&p.text[1..]).unwrap();
+        let raw = RawPacket::decode(text).unwrap();
+        assert_eq!((raw.kind, raw.nsp, raw.id), (PacketKind::Event, "/n", Some(9)));
+        let args = Args::parse_event(raw.data.as_bytes().to_vec().into()).unwrap();
+        assert_eq!(args.raw(2), Some(r#"{"a":[null]}"#));
+    }
+
+    #[test]
+    fn binary_attachments_and_forwarding() {
+        let p = Encoder::ack("/", 1, &(Binary::from(vec![1]), vec![Binary::from(vec![2])])).unwrap();
+        assert_eq!(
+            &p.text[..],
+            br#"462-1[{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]"#
+        );
+        assert_eq!(p.attachments, vec![Bytes::from_static(&[1]), Bytes::from_static(&[2])]);
+
+        // Forwarding received args after another binary renumbers their placeholders.
+        let mut args =
+            Args::parse_event(r#"["e",{"_placeholder":true,"num":0}]"#.into()).unwrap();
+        args.set_attachments(vec![Bytes::from_static(b"b")]);
+        let p = Encoder::event("/", None, "f", &(Binary::from(vec![9]),)).unwrap();
+        assert_eq!(p.attachments.len(), 1);
+        let fwd = Encoder::event("/", None, "f", &args).unwrap();
+        assert_eq!(&fwd.text[..], br#"451-["f",{"_placeholder":true,"num":0}]"#);
+        assert_eq!(fwd.attachments, vec![Bytes::from_static(b"b")]);
+    }
+}

@@ -1,0 +1,1 @@
+//! Attribute macros of the gateway framework; use them through `gateway_runtime::prelude`.
