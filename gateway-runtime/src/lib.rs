@@ -1,1 +1,13 @@
-//! runtime
+//! The gateway framework's runtime: our own Engine.IO v4 / Socket.IO v5 server, served
+//! through axum.
+//!
+//! - [`engine`]: Engine.IO sessions over long-polling and WebSocket.
+//! - [`socketio`]: namespaces, sockets, rooms, acknowledgements, broadcasts.
+//! - [`adapter`]: room bookkeeping and the contract for multi-node adapters.
+#![warn(missing_docs)]
+
+pub mod adapter;
+pub mod engine;
+pub mod socketio;
+
+pub use gateway_core as core;

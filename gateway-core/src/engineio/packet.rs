@@ -172,7 +172,13 @@ mod tests {
     #[test]
     fn malformed_text_is_an_error() {
         assert_eq!(Packet::decode_text(""), Err(DecodeError::Empty));
-        assert_eq!(Packet::decode_text("7"), Err(DecodeError::UnknownType(b'7')));
-        assert_eq!(Packet::decode_text("x4"), Err(DecodeError::UnknownType(b'x')));
+        assert_eq!(
+            Packet::decode_text("7"),
+            Err(DecodeError::UnknownType(b'7'))
+        );
+        assert_eq!(
+            Packet::decode_text("x4"),
+            Err(DecodeError::UnknownType(b'x'))
+        );
     }
 }

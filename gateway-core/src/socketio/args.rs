@@ -91,7 +91,12 @@ impl Args {
                 })
                 .collect()
         };
-        Ok(Args { buf, event: None, items, attachments: Vec::new() })
+        Ok(Args {
+            buf,
+            event: None,
+            items,
+            attachments: Vec::new(),
+        })
     }
 
     /// Builds arguments from JSON values (used by tests and by code that makes packets).
@@ -159,7 +164,9 @@ impl Args {
     }
 
     pub(crate) fn raw_items(&self) -> impl Iterator<Item = &[u8]> {
-        self.items.iter().map(|r| &self.buf[r.start as usize..r.end as usize])
+        self.items
+            .iter()
+            .map(|r| &self.buf[r.start as usize..r.end as usize])
     }
 }
 
@@ -177,7 +184,10 @@ mod tests {
         assert_eq!(a.get::<Vec<u8>>(1).unwrap(), vec![2, 3]);
         assert_eq!(a.get::<Option<u8>>(3).unwrap(), None);
         assert_eq!(a.get::<Option<u8>>(9).unwrap(), None);
-        let all: (u8, Vec<u8>) = Args::parse_event(r#"["x",1,[2]]"#.into()).unwrap().get_all().unwrap();
+        let all: (u8, Vec<u8>) = Args::parse_event(r#"["x",1,[2]]"#.into())
+            .unwrap()
+            .get_all()
+            .unwrap();
         assert_eq!(all, (1, vec![2]));
         let esc = Args::parse_event(r#"["a\"b\u00e9"]"#.into()).unwrap();
         assert_eq!(esc.event(), "a\"bé");
@@ -192,7 +202,10 @@ mod tests {
         }
         for reserved in RESERVED {
             let json = format!("[\"{reserved}\"]");
-            assert_eq!(Args::parse_event(json.into()).unwrap_err(), ParseError::ReservedEvent);
+            assert_eq!(
+                Args::parse_event(json.into()).unwrap_err(),
+                ParseError::ReservedEvent
+            );
         }
     }
 
@@ -203,7 +216,10 @@ mod tests {
                 .into(),
         )
         .unwrap();
-        a.set_attachments(vec![Bytes::from_static(b"zero"), Bytes::from_static(b"one")]);
+        a.set_attachments(vec![
+            Bytes::from_static(b"zero"),
+            Bytes::from_static(b"one"),
+        ]);
         #[derive(serde::Deserialize)]
         struct Up {
             file: Binary,
@@ -212,11 +228,10 @@ mod tests {
         let up: Up = a.get(0).unwrap();
         assert_eq!(&up.file[..], b"one");
         assert_eq!(&up.x[0][..], b"zero");
-        let missing: Result<Binary, _> = Args::parse_event(
-            r#"["up",{"_placeholder":true,"num":5}]"#.into(),
-        )
-        .unwrap()
-        .get(0);
+        let missing: Result<Binary, _> =
+            Args::parse_event(r#"["up",{"_placeholder":true,"num":5}]"#.into())
+                .unwrap()
+                .get(0);
         assert!(missing.is_err());
     }
 }

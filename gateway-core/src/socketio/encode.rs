@@ -209,7 +209,10 @@ impl Encoder {
             let head = header(binary, attachments.len(), nsp, id);
             out.splice(..head_len, head);
         }
-        Ok(Encoded { text: out.into(), attachments })
+        Ok(Encoded {
+            text: out.into(),
+            attachments,
+        })
     }
 }
 
@@ -258,27 +261,42 @@ mod tests {
         assert_eq!(&p.text[..], br#"42["e"]"#);
         let p = Encoder::ack("/x", 5, &()).unwrap();
         assert_eq!(&p.text[..], br#"43/x,5[]"#);
-        let p = Encoder::event("/n", Some(9), "e", &(1, "two", serde_json::json!({"a":[null]})))
-            .unwrap();
+        let p = Encoder::event(
+            "/n",
+            Some(9),
+            "e",
+            &(1, "two", serde_json::json!({"a":[null]})),
+        )
+        .unwrap();
         let text = std::str::from_utf8(&p.text[1..]).unwrap();
         let raw = RawPacket::decode(text).unwrap();
-        assert_eq!((raw.kind, raw.nsp, raw.id), (PacketKind::Event, "/n", Some(9)));
+        assert_eq!(
+            (raw.kind, raw.nsp, raw.id),
+            (PacketKind::Event, "/n", Some(9))
+        );
         let args = Args::parse_event(raw.data.as_bytes().to_vec().into()).unwrap();
         assert_eq!(args.raw(2), Some(r#"{"a":[null]}"#));
     }
 
     #[test]
     fn binary_attachments_and_forwarding() {
-        let p = Encoder::ack("/", 1, &(Binary::from(vec![1]), vec![Binary::from(vec![2])])).unwrap();
+        let p = Encoder::ack(
+            "/",
+            1,
+            &(Binary::from(vec![1]), vec![Binary::from(vec![2])]),
+        )
+        .unwrap();
         assert_eq!(
             &p.text[..],
             br#"462-1[{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]"#
         );
-        assert_eq!(p.attachments, vec![Bytes::from_static(&[1]), Bytes::from_static(&[2])]);
+        assert_eq!(
+            p.attachments,
+            vec![Bytes::from_static(&[1]), Bytes::from_static(&[2])]
+        );
 
         // Forwarding received args after another binary renumbers their placeholders.
-        let mut args =
-            Args::parse_event(r#"["e",{"_placeholder":true,"num":0}]"#.into()).unwrap();
+        let mut args = Args::parse_event(r#"["e",{"_placeholder":true,"num":0}]"#.into()).unwrap();
         args.set_attachments(vec![Bytes::from_static(b"b")]);
         let p = Encoder::event("/", None, "f", &(Binary::from(vec![9]),)).unwrap();
         assert_eq!(p.attachments.len(), 1);

@@ -29,4 +29,4 @@ mod packet;
 pub use args::Args;
 pub use binary::Binary;
 pub use encode::{ArgList, EncodeError, Encoded, Encoder};
-pub use packet::{ParseError, PacketKind, RawPacket, MAX_ATTACHMENTS};
+pub use packet::{PacketKind, ParseError, RawPacket, MAX_ATTACHMENTS};

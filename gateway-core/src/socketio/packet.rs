@@ -152,7 +152,13 @@ impl<'a> RawPacket<'a> {
             None
         };
         let data = &text[i..];
-        let packet = RawPacket { kind, nsp, id, attachments, data };
+        let packet = RawPacket {
+            kind,
+            nsp,
+            id,
+            attachments,
+            data,
+        };
         packet.check_shape()?;
         Ok(packet)
     }
@@ -219,11 +225,17 @@ mod tests {
     #[test]
     fn headers_of_every_type() {
         let p = ok("0");
-        assert_eq!((p.kind, p.nsp, p.id, p.data), (PacketKind::Connect, "/", None, ""));
+        assert_eq!(
+            (p.kind, p.nsp, p.id, p.data),
+            (PacketKind::Connect, "/", None, "")
+        );
         let p = ok(r#"0/admin,{"token":"x"}"#);
         assert_eq!((p.nsp, p.data), ("/admin", r#"{"token":"x"}"#));
         let p = ok("1/admin,");
-        assert_eq!((p.kind, p.nsp, p.data), (PacketKind::Disconnect, "/admin", ""));
+        assert_eq!(
+            (p.kind, p.nsp, p.data),
+            (PacketKind::Disconnect, "/admin", "")
+        );
         let p = ok("1");
         assert_eq!(p.kind, PacketKind::Disconnect);
         let p = ok(r#"2["hello",1]"#);
@@ -235,9 +247,15 @@ mod tests {
         let p = ok(r#"4{"message":"no"}"#);
         assert_eq!(p.kind, PacketKind::ConnectError);
         let p = ok(r#"52-/x,3["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#);
-        assert_eq!((p.kind, p.attachments, p.nsp, p.id), (PacketKind::BinaryEvent, 2, "/x", Some(3)));
+        assert_eq!(
+            (p.kind, p.attachments, p.nsp, p.id),
+            (PacketKind::BinaryEvent, 2, "/x", Some(3))
+        );
         let p = ok(r#"61-9[{"_placeholder":true,"num":0}]"#);
-        assert_eq!((p.kind, p.attachments, p.id), (PacketKind::BinaryAck, 1, Some(9)));
+        assert_eq!(
+            (p.kind, p.attachments, p.id),
+            (PacketKind::BinaryAck, 1, Some(9))
+        );
     }
 
     #[test]

@@ -1,0 +1,191 @@
+//! Engine.IO options.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+
+/// Which transports clients may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transports {
+    /// HTTP long-polling.
+    pub polling: bool,
+    /// WebSocket (directly, or by upgrade from polling when both are on).
+    pub websocket: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Self {
+            polling: true,
+            websocket: true,
+        }
+    }
+}
+
+impl Transports {
+    /// Long-polling only.
+    pub const POLLING: Self = Self {
+        polling: true,
+        websocket: false,
+    };
+    /// WebSocket only.
+    pub const WEBSOCKET: Self = Self {
+        polling: false,
+        websocket: true,
+    };
+}
+
+/// Which origins may call the server from a browser (CORS).
+#[derive(Clone, Default)]
+pub enum AllowOrigin {
+    /// No CORS headers (the default, as in socket.io).
+    #[default]
+    None,
+    /// Any origin (the request's origin is echoed back).
+    Any,
+    /// These exact origins.
+    List(Vec<HeaderValue>),
+    /// Origins for which the predicate returns true.
+    Predicate(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
+impl fmt::Debug for AllowOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Any => f.write_str("Any"),
+            Self::List(l) => f.debug_tuple("List").field(l).finish(),
+            Self::Predicate(_) => f.write_str("Predicate(..)"),
+        }
+    }
+}
+
+/// CORS settings for the long-polling endpoints.
+///
+/// ```
+/// use gateway_runtime::engine::{AllowOrigin, Cors};
+/// let cors = Cors { origin: AllowOrigin::List(vec!["https://app.example".parse().unwrap()]),
+///                   credentials: true, ..Cors::default() };
+/// assert!(cors.allows("https://app.example"));
+/// assert!(!cors.allows("https://evil.example"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Cors {
+    /// Allowed origins.
+    pub origin: AllowOrigin,
+    /// Sends `Access-Control-Allow-Credentials: true`.
+    pub credentials: bool,
+    /// Headers allowed in requests (`Access-Control-Allow-Headers`); empty echoes the
+    /// request's `Access-Control-Request-Headers`.
+    pub allowed_headers: Vec<HeaderValue>,
+    /// How long browsers may cache a preflight answer.
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Self {
+            origin: AllowOrigin::None,
+            credentials: false,
+            allowed_headers: Vec::new(),
+            max_age: None,
+        }
+    }
+}
+
+impl Cors {
+    /// CORS for any origin, without credentials.
+    pub fn any() -> Self {
+        Self {
+            origin: AllowOrigin::Any,
+            ..Self::default()
+        }
+    }
+
+    /// Whether `origin` may call the server.
+    pub fn allows(&self, origin: &str) -> bool {
+        match &self.origin {
+            AllowOrigin::None => false,
+            AllowOrigin::Any => true,
+            AllowOrigin::List(list) => list.iter().any(|o| o.as_bytes() == origin.as_bytes()),
+            AllowOrigin::Predicate(p) => p(origin),
+        }
+    }
+}
+
+/// Decides whether a handshake or upgrade request is accepted; `Err(message)` refuses it
+/// with HTTP 403 and the message.
+pub type AllowRequest = Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync>;
+
+/// Engine.IO server options. Defaults match socket.io's.
+///
+/// ```
+/// use std::time::Duration;
+/// use gateway_runtime::engine::{EngineConfig, Transports};
+/// let config = EngineConfig {
+///     ping_interval: Duration::from_secs(10),
+///     transports: Transports::WEBSOCKET,
+///     ..EngineConfig::default()
+/// };
+/// assert_eq!(config.path, "/socket.io/");
+/// ```
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The URL path the engine answers on (default `/socket.io/`).
+    pub path: String,
+    /// Time between server pings (default 25 s).
+    pub ping_interval: Duration,
+    /// Time to wait for a pong before closing (default 20 s).
+    pub ping_timeout: Duration,
+    /// Largest message or polling body accepted, in bytes (default 1 MB).
+    pub max_payload: usize,
+    /// Enabled transports.
+    pub transports: Transports,
+    /// Time allowed for a websocket upgrade to complete (default 10 s).
+    pub upgrade_timeout: Duration,
+    /// Packets a connection may have queued before it is considered stuck and closed
+    /// (default 10 000). Packets are never dropped silently, except volatile ones.
+    pub max_buffered_packets: usize,
+    /// CORS for browsers calling the polling endpoints.
+    pub cors: Cors,
+    /// Optional admission check on handshakes.
+    pub allow_request: Option<AllowRequest>,
+    /// WebSocket read buffer per connection, in bytes (default 4 KiB).
+    pub ws_read_buffer: usize,
+    /// WebSocket write buffer per connection, in bytes (default 4 KiB).
+    pub ws_write_buffer: usize,
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("transports", &self.transports)
+            .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("cors", &self.cors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            path: "/socket.io/".into(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            transports: Transports::default(),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_buffered_packets: 10_000,
+            cors: Cors::default(),
+            allow_request: None,
+            ws_read_buffer: 4 * 1024,
+            ws_write_buffer: 4 * 1024,
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! HTTP long-polling: a GET waits for packets, a POST delivers packets.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use gateway_core::engineio::{decode_payload, PayloadEncoder};
+use http::{HeaderMap, StatusCode};
+
+use super::http::{text_response, EngineError};
+use super::session::{FlagGuard, Session};
+use super::{CloseReason, EngineHandler, EngineInner, Outgoing, TransportKind};
+
+const TEXT: &str = "text/plain; charset=UTF-8";
+
+impl<H: EngineHandler> EngineInner<H> {
+    /// Answers a polling GET with the queued packets, waiting until there is one.
+    pub(crate) async fn poll(
+        &self,
+        session: Arc<Session<H::Conn>>,
+        headers: &HeaderMap,
+    ) -> Response {
+        let cors = &self.config.cors;
+        let socket = &session.socket;
+        if socket.transport() != TransportKind::Polling {
+            return EngineError::BadRequest.response(cors, headers);
+        }
+        if session.polling_get.swap(true, Ordering::AcqRel) {
+            // Only one GET may wait at a time: an overlapping one ends the session.
+            socket.close(CloseReason::TransportError);
+            return EngineError::BadRequest.response(cors, headers);
+        }
+        let _active = FlagGuard(&session.polling_get);
+        let mut batch = Vec::new();
+        loop {
+            let closing = socket.drain_into(&mut batch);
+            if !batch.is_empty() || closing.is_some() {
+                let mut body = PayloadEncoder::new();
+                for item in batch.drain(..) {
+                    match item {
+                        Outgoing::Text(t) => body.push_text(t.as_bytes()),
+                        Outgoing::Binary(b) => body.push_binary(&b),
+                    }
+                }
+                if closing.is_some() {
+                    body.push_text(b"1");
+                }
+                return text_response(StatusCode::OK, TEXT, body.finish(), cors, headers);
+            }
+            if session.upgrading.load(Ordering::Acquire) {
+                // Releases the client's pending poll so it can finish the upgrade.
+                return text_response(StatusCode::OK, TEXT, "6", cors, headers);
+            }
+            socket.wake.notified().await;
+        }
+    }
+
+    /// Reads a polling POST body and handles its packets.
+    pub(crate) async fn post(
+        &self,
+        session: Arc<Session<H::Conn>>,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Response {
+        let cors = &self.config.cors;
+        let socket = &session.socket;
+        if socket.transport() != TransportKind::Polling {
+            return EngineError::BadRequest.response(cors, headers);
+        }
+        if session.polling_post.swap(true, Ordering::AcqRel) {
+            socket.close(CloseReason::TransportError);
+            return EngineError::BadRequest.response(cors, headers);
+        }
+        let _active = FlagGuard(&session.polling_post);
+        let body: Bytes = match axum::body::to_bytes(body, self.config.max_payload).await {
+            Ok(b) => b,
+            Err(_) => {
+                socket.close(CloseReason::TransportError);
+                return text_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    TEXT,
+                    "payload too large",
+                    cors,
+                    headers,
+                );
+            }
+        };
+        for packet in decode_payload(&body) {
+            match packet {
+                Ok(packet) => self.on_packet(&session, packet, &body),
+                Err(_) => {
+                    socket.close(CloseReason::ParseError);
+                    return EngineError::BadRequest.response(cors, headers);
+                }
+            }
+        }
+        text_response(StatusCode::OK, "text/html", "ok", cors, headers)
+    }
+}

@@ -1,0 +1,280 @@
+//! The engine as an axum service: request routing, handshakes, shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use gateway_core::engineio::OpenPacket;
+use http::{Method, StatusCode};
+use tokio::sync::Notify;
+
+use super::http::{preflight, text_response, EngineError, EngineQuery};
+use super::session::Session;
+use super::{
+    CloseReason, EngineConfig, EngineHandler, EngineSocket, Message, Outgoing, RequestInfo,
+    Sessions, Sid, TransportKind,
+};
+
+pub(crate) struct EngineInner<H: EngineHandler> {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: H,
+    pub(crate) sessions: Sessions<H::Conn>,
+    pub(crate) drained: Notify,
+    shutting_down: AtomicBool,
+}
+
+/// An Engine.IO server. Cheap to clone; all clones share the sessions.
+pub struct Engine<H: EngineHandler> {
+    inner: Arc<EngineInner<H>>,
+}
+
+impl<H: EngineHandler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineSocket {
+    /// Queues a received [`Message`] back as it came (handy for echo servers).
+    pub fn send_message(&self, message: Message) -> Result<(), super::SendError> {
+        match message {
+            Message::Text(t) => {
+                let mut text = Vec::with_capacity(t.len() + 1);
+                text.push(b'4');
+                text.extend_from_slice(&t);
+                let text = axum::extract::ws::Utf8Bytes::try_from(text)
+                    .map_err(|_| super::SendError::Closed)?;
+                self.send(Outgoing::Text(text))
+            }
+            Message::Binary(b) => self.send(Outgoing::Binary(b)),
+        }
+    }
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// An engine calling `handler` for every session.
+    pub fn new(handler: H, config: EngineConfig) -> Self {
+        Self {
+            inner: Arc::new(EngineInner {
+                config,
+                handler,
+                sessions: Default::default(),
+                drained: Notify::new(),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The options in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The handler given to [`Engine::new`].
+    pub fn handler(&self) -> &H {
+        &self.inner.handler
+    }
+
+    /// Number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.read().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// A router answering on the configured path (with and without its trailing slash).
+    /// Merge it with your own routes to share the port.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let path = self.inner.config.path.trim_end_matches('/').to_string();
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        };
+        let route = any(handle::<H>).with_state(self.inner.clone());
+        let mut router = Router::new().route(&path, route.clone());
+        if path != "/" {
+            router = router.route(&format!("{path}/"), route);
+        }
+        router
+    }
+
+    /// Closes every session with "server shutting down" and waits (up to `grace`) until
+    /// they are gone. New handshakes are refused from now on.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        let sessions: Vec<_> = self
+            .inner
+            .sessions
+            .read()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        let wait = self.inner.drained.notified();
+        for s in &sessions {
+            s.socket.close(CloseReason::ServerShutdown);
+        }
+        if !sessions.is_empty() {
+            let _ = tokio::time::timeout(grace, wait).await;
+        }
+    }
+}
+
+impl<H: EngineHandler> EngineInner<H> {
+    pub(crate) fn open_session(
+        self: &Arc<Self>,
+        transport: TransportKind,
+        request: RequestInfo,
+    ) -> (Arc<Session<H::Conn>>, String) {
+        let sid = Sid::random();
+        let socket = Arc::new(EngineSocket::new(
+            sid,
+            transport,
+            self.config.max_buffered_packets,
+            Arc::new(request),
+        ));
+        let conn = self.handler.on_open(&socket);
+        let session = Arc::new(Session::new(socket, conn));
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid, session.clone());
+        tokio::spawn(self.clone().drive(session.clone()));
+        let upgrades: &[&str] =
+            if transport == TransportKind::Polling && self.config.transports.websocket {
+                &["websocket"]
+            } else {
+                &[]
+            };
+        let open = OpenPacket {
+            sid: sid.as_str(),
+            upgrades,
+            ping_interval: self.config.ping_interval.as_millis() as u64,
+            ping_timeout: self.config.ping_timeout.as_millis() as u64,
+            max_payload: self.config.max_payload as u64,
+        }
+        .encode();
+        (session, open)
+    }
+
+    fn session(&self, sid: &str) -> Option<Arc<Session<H::Conn>>> {
+        let sid = Sid::parse(sid)?;
+        self.sessions.read().ok()?.get(&sid).cloned()
+    }
+}
+
+async fn handle<H: EngineHandler>(
+    State(engine): State<Arc<EngineInner<H>>>,
+    req: Request,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let cors = &engine.config.cors;
+    if parts.method == Method::OPTIONS {
+        return preflight(cors, &parts.headers);
+    }
+    let query = EngineQuery::parse(parts.uri.query().unwrap_or(""));
+    if query.eio.as_deref() != Some("4") {
+        return EngineError::UnsupportedProtocolVersion.response(cors, &parts.headers);
+    }
+    let transport = match query.transport.as_deref() {
+        Some("polling") if engine.config.transports.polling => TransportKind::Polling,
+        Some("websocket") if engine.config.transports.websocket => TransportKind::Websocket,
+        _ => return EngineError::UnknownTransport.response(cors, &parts.headers),
+    };
+
+    if let Some(sid) = &query.sid {
+        let Some(session) = engine.session(sid) else {
+            return EngineError::UnknownSid.response(cors, &parts.headers);
+        };
+        return match transport {
+            TransportKind::Polling => match parts.method {
+                Method::GET => engine.poll(session, &parts.headers).await,
+                Method::POST => engine.post(session, &parts.headers, body).await,
+                _ => EngineError::BadRequest.response(cors, &parts.headers),
+            },
+            TransportKind::Websocket => {
+                if session.socket.transport() != TransportKind::Polling
+                    || session.upgrading.load(Ordering::Acquire)
+                {
+                    return EngineError::BadRequest.response(cors, &parts.headers);
+                }
+                let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await
+                else {
+                    return EngineError::BadRequest.response(cors, &parts.headers);
+                };
+                let engine = engine.clone();
+                configure(upgrade, &engine.config)
+                    .on_upgrade(move |ws| engine.serve_upgrade(ws, session))
+            }
+        };
+    }
+
+    // A handshake.
+    if engine.shutting_down.load(Ordering::Acquire) {
+        return EngineError::BadRequest.response_with(
+            Some("Server is shutting down"),
+            cors,
+            &parts.headers,
+        );
+    }
+    if transport == TransportKind::Polling && parts.method != Method::GET {
+        return EngineError::BadHandshakeMethod.response(cors, &parts.headers);
+    }
+    if let Some(allow) = &engine.config.allow_request {
+        if let Err(message) = allow(&parts) {
+            return EngineError::Forbidden.response_with(Some(&message), cors, &parts.headers);
+        }
+    }
+    let remote_addr = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let request = RequestInfo {
+        headers: parts.headers.clone(),
+        uri: parts.uri.clone(),
+        remote_addr,
+        time: SystemTime::now(),
+    };
+    match transport {
+        TransportKind::Polling => {
+            let (_session, open) = engine.open_session(TransportKind::Polling, request);
+            text_response(
+                StatusCode::OK,
+                "text/plain; charset=UTF-8",
+                Body::from(open),
+                cors,
+                &parts.headers,
+            )
+        }
+        TransportKind::Websocket => {
+            let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await else {
+                return EngineError::BadRequest.response(cors, &parts.headers);
+            };
+            let engine = engine.clone();
+            configure(upgrade, &engine.config)
+                .on_upgrade(move |ws| engine.serve_new_websocket(ws, request))
+        }
+    }
+}
+
+fn configure(upgrade: WebSocketUpgrade, config: &EngineConfig) -> WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(config.ws_read_buffer)
+        .write_buffer_size(config.ws_write_buffer)
+        .max_message_size(config.max_payload)
+        .max_frame_size(config.max_payload)
+}

@@ -1,0 +1,227 @@
+//! The sending half of an Engine.IO session.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::{CloseReason, Sid};
+
+/// One queued packet, already encoded (text packets include their type digit).
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A text packet, e.g. `42["event"]` or `2`.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// Why a packet was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The session is closed.
+    Closed,
+    /// The queue held `max_buffered_packets`: the session is being closed as stuck.
+    QueueFull,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Closed => "the connection is closed",
+            Self::QueueFull => "the connection's outgoing queue is full; it is being closed",
+        })
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// What the client sent with its handshake request.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// Request headers.
+    pub headers: http::HeaderMap,
+    /// The request URI (path and query).
+    pub uri: http::Uri,
+    /// The peer address, when known.
+    pub remote_addr: Option<SocketAddr>,
+    /// When the handshake arrived.
+    pub time: SystemTime,
+}
+
+impl RequestInfo {
+    /// The value of query parameter `key`, percent-decoded.
+    pub fn query(&self, key: &str) -> Option<String> {
+        super::http::query_pairs(self.uri.query().unwrap_or(""))
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+/// The transport a session uses now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    Websocket,
+}
+
+struct Queue {
+    items: VecDeque<Outgoing>,
+    close: Option<CloseReason>,
+}
+
+/// An Engine.IO session as seen by the layers above: send packets, close, read the
+/// handshake request. Packets leave in the order they were queued.
+pub struct EngineSocket {
+    sid: Sid,
+    queue: Mutex<Queue>,
+    pub(crate) wake: Notify,
+    pub(crate) closed_signal: Notify,
+    closed: AtomicBool,
+    transport: AtomicU8,
+    max_buffered: usize,
+    request: Arc<RequestInfo>,
+}
+
+impl fmt::Debug for EngineSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineSocket")
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineSocket {
+    pub(crate) fn new(
+        sid: Sid,
+        transport: TransportKind,
+        max_buffered: usize,
+        request: Arc<RequestInfo>,
+    ) -> Self {
+        Self {
+            sid,
+            queue: Mutex::new(Queue {
+                items: VecDeque::new(),
+                close: None,
+            }),
+            wake: Notify::new(),
+            closed_signal: Notify::new(),
+            closed: AtomicBool::new(false),
+            transport: AtomicU8::new(transport as u8),
+            max_buffered,
+            request,
+        }
+    }
+
+    /// The session id.
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The handshake request.
+    pub fn request(&self) -> &Arc<RequestInfo> {
+        &self.request
+    }
+
+    /// The transport in use.
+    pub fn transport(&self) -> TransportKind {
+        if self.transport.load(Ordering::Acquire) == TransportKind::Websocket as u8 {
+            TransportKind::Websocket
+        } else {
+            TransportKind::Polling
+        }
+    }
+
+    pub(crate) fn set_transport(&self, t: TransportKind) {
+        self.transport.store(t as u8, Ordering::Release);
+    }
+
+    /// Whether the session is closed (or closing).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues one packet.
+    pub fn send(&self, packet: Outgoing) -> Result<(), SendError> {
+        self.send_parts(packet, &[])
+    }
+
+    /// Queues a text packet followed by its binary attachments, atomically: nothing sent
+    /// from another task can slip in between.
+    pub fn send_parts(&self, first: Outgoing, attachments: &[Bytes]) -> Result<(), SendError> {
+        {
+            let mut q = self.lock();
+            if q.close.is_some() {
+                return Err(SendError::Closed);
+            }
+            if q.items.len() + 1 + attachments.len() > self.max_buffered {
+                drop(q);
+                tracing::warn!(sid = %self.sid, "outgoing queue full; closing the connection");
+                self.close(CloseReason::TransportError);
+                return Err(SendError::QueueFull);
+            }
+            q.items.push_back(first);
+            q.items
+                .extend(attachments.iter().cloned().map(Outgoing::Binary));
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Queues a packet only when nothing is waiting to be written (socket.io's
+    /// `volatile`): returns whether it was queued.
+    pub fn send_volatile(&self, first: Outgoing, attachments: &[Bytes]) -> bool {
+        {
+            let mut q = self.lock();
+            if q.close.is_some() || !q.items.is_empty() {
+                return false;
+            }
+            q.items.push_back(first);
+            q.items
+                .extend(attachments.iter().cloned().map(Outgoing::Binary));
+        }
+        self.wake.notify_one();
+        true
+    }
+
+    /// Closes the session: queued packets are still flushed, then the transport closes.
+    /// Only the first reason counts.
+    pub fn close(&self, reason: CloseReason) {
+        {
+            let mut q = self.lock();
+            if q.close.is_some() {
+                return;
+            }
+            q.close = Some(reason);
+        }
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify_one();
+        self.closed_signal.notify_one();
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.lock().close
+    }
+
+    /// Moves every queued packet into `out`; returns the close reason if closing.
+    pub(crate) fn drain_into(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
+        let mut q = self.lock();
+        out.extend(q.items.drain(..));
+        if q.items.capacity() > 64 {
+            q.items.shrink_to(16);
+        }
+        q.close
+    }
+}

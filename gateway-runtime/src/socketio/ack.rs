@@ -1,0 +1,69 @@
+//! Acknowledgements in both directions.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use gateway_core::socketio::{ArgList, Args, Encoder};
+
+use super::error::EmitError;
+use super::socket::{outgoing, Socket};
+
+/// Answers a client's event that asked for an acknowledgement. Sending consumes it, so
+/// an event is acknowledged at most once.
+///
+/// ```no_run
+/// # use gateway_runtime::socketio::{Socket, AckSender};
+/// # fn f(socket: Socket) {
+/// socket.on("ping", |_socket, _args, ack: Option<AckSender>| async move {
+///     if let Some(ack) = ack {
+///         let _ = ack.send(&("pong",));
+///     }
+/// });
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AckSender {
+    socket: Socket,
+    id: u64,
+}
+
+impl AckSender {
+    pub(crate) fn new(socket: Socket, id: u64) -> Self {
+        Self { socket, id }
+    }
+
+    /// The ack id chosen by the client.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Sends the acknowledgement with these arguments (a tuple; `()` for none).
+    pub fn send(self, args: &(impl ArgList + ?Sized)) -> Result<(), EmitError> {
+        let packet = Encoder::ack(self.socket.namespace_name(), self.id, args)?;
+        let (first, attachments) = outgoing(packet);
+        self.socket.engine().send_parts(first, &attachments)?;
+        Ok(())
+    }
+}
+
+/// Where an awaited acknowledgement is delivered.
+pub(crate) enum AckSlot {
+    One(tokio::sync::oneshot::Sender<Args>),
+    Many(Arc<dyn Fn(Args) + Send + Sync>),
+}
+
+/// Runs a handler future the way Node runs a listener: its synchronous part runs now, in
+/// arrival order; if it then waits on something, it continues as a task.
+pub(crate) fn run_now<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut fut: Pin<Box<F>> = Box::pin(fut);
+    let waker = std::task::Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    if let Poll::Pending = fut.as_mut().poll(&mut cx) {
+        tokio::spawn(fut);
+    }
+}

@@ -1,0 +1,245 @@
+//! One client connection (an Engine.IO session) and the namespace sockets on it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use gateway_core::socketio::{Args, Encoder, PacketKind, RawPacket};
+
+use super::ack::run_now;
+use super::error::DisconnectReason;
+use super::handshake::Handshake;
+use super::server::ServerInner;
+use super::socket::Socket;
+use crate::engine::{CloseReason, EngineSocket, Message, Outgoing};
+
+/// A binary packet waiting for its attachments.
+struct Partial {
+    kind: PacketKind,
+    nsp: Box<str>,
+    id: Option<u64>,
+    data: Bytes,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+pub(crate) struct Client {
+    engine: Arc<EngineSocket>,
+    server: Arc<ServerInner>,
+    sockets: Mutex<Vec<Socket>>,
+    partial: Mutex<Option<Partial>>,
+    pub(crate) connected_once: AtomicBool,
+}
+
+impl Client {
+    pub(crate) fn new(engine: Arc<EngineSocket>, server: Arc<ServerInner>) -> Arc<Self> {
+        Arc::new(Self {
+            engine,
+            server,
+            sockets: Mutex::default(),
+            partial: Mutex::default(),
+            connected_once: AtomicBool::new(false),
+        })
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.iter().find(|s| s.namespace_name() == nsp).cloned()
+    }
+
+    pub(crate) fn remove(&self, nsp: &str) {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.retain(|s| s.namespace_name() != nsp);
+    }
+
+    fn send_text(&self, text: Bytes) {
+        if let Ok(text) = Utf8Bytes::try_from(text) {
+            let _ = self.engine.send(Outgoing::Text(text));
+        }
+    }
+
+    fn parse_error(&self) {
+        self.engine.close(CloseReason::ParseError);
+    }
+
+    pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
+        match message {
+            Message::Text(text) => self.on_text(text),
+            Message::Binary(data) => self.on_binary(data),
+        }
+    }
+
+    fn on_text(self: &Arc<Self>, frame: Bytes) {
+        if self
+            .partial
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return self.parse_error(); // text while waiting for attachments
+        }
+        let Ok(text) = std::str::from_utf8(&frame) else {
+            return self.parse_error();
+        };
+        let Ok(raw) = RawPacket::decode(text) else {
+            return self.parse_error();
+        };
+        let data = frame.slice_ref(raw.data.as_bytes());
+        match raw.kind {
+            PacketKind::Connect => self.connect(raw.nsp, raw.data),
+            PacketKind::Disconnect => {
+                if let Some(socket) = self.socket(raw.nsp) {
+                    socket.close(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+            PacketKind::Event | PacketKind::Ack => {
+                self.deliver(raw.kind, raw.nsp, raw.id, data, Vec::new());
+            }
+            PacketKind::BinaryEvent | PacketKind::BinaryAck => {
+                let partial = Partial {
+                    kind: raw.kind,
+                    nsp: raw.nsp.into(),
+                    id: raw.id,
+                    data,
+                    expected: raw.attachments,
+                    attachments: Vec::with_capacity(raw.attachments),
+                };
+                if partial.expected == 0 {
+                    self.deliver(
+                        partial.kind,
+                        &partial.nsp,
+                        partial.id,
+                        partial.data,
+                        Vec::new(),
+                    );
+                } else {
+                    *self.partial.lock().unwrap_or_else(|e| e.into_inner()) = Some(partial);
+                }
+            }
+            PacketKind::ConnectError => self.parse_error(),
+        }
+    }
+
+    fn on_binary(self: &Arc<Self>, data: Bytes) {
+        let complete = {
+            let mut slot = self.partial.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(partial) = slot.as_mut() else {
+                drop(slot);
+                return self.parse_error(); // binary without a binary packet header
+            };
+            partial.attachments.push(data);
+            if partial.attachments.len() < partial.expected {
+                return;
+            }
+            slot.take()
+        };
+        if let Some(p) = complete {
+            self.deliver(p.kind, &p.nsp, p.id, p.data, p.attachments);
+        }
+    }
+
+    fn deliver(
+        &self,
+        kind: PacketKind,
+        nsp: &str,
+        id: Option<u64>,
+        data: Bytes,
+        attachments: Vec<Bytes>,
+    ) {
+        let is_event = matches!(kind, PacketKind::Event | PacketKind::BinaryEvent);
+        let parsed = if is_event {
+            Args::parse_event(data)
+        } else {
+            Args::parse_ack(data)
+        };
+        let Ok(mut args) = parsed else {
+            return self.parse_error();
+        };
+        args.set_attachments(attachments);
+        let Some(socket) = self.socket(nsp) else {
+            return;
+        };
+        if is_event {
+            socket.dispatch(args, id);
+        } else if let Some(id) = id {
+            socket.on_ack(id, args);
+        }
+    }
+
+    fn connect(self: &Arc<Self>, nsp: &str, auth: &str) {
+        if self.socket(nsp).is_some() {
+            return;
+        }
+        let auth: serde_json::Value = if auth.trim().is_empty() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            match serde_json::from_str(auth) {
+                Ok(v) => v,
+                Err(_) => return self.parse_error(),
+            }
+        };
+        let Some(ns) = self.server.namespace_for(nsp) else {
+            self.send_text(Encoder::connect_error(nsp, "Invalid namespace", None));
+            return;
+        };
+        let handshake = Handshake::new(self.engine.request().clone(), auth);
+        let socket = Socket::new(
+            ns.clone(),
+            self.engine.clone(),
+            Arc::downgrade(self),
+            handshake,
+        );
+        let client = self.clone();
+        run_now(async move {
+            let hooks = ns.hooks();
+            for middleware in &hooks.middlewares {
+                if let Err(err) = middleware(socket.clone()).await {
+                    client.send_text(Encoder::connect_error(
+                        &ns.name,
+                        &err.message,
+                        err.data.as_ref(),
+                    ));
+                    return;
+                }
+            }
+            if client.engine.is_closed() {
+                return;
+            }
+            client.connected_once.store(true, Ordering::Release);
+            socket.mark_connected();
+            ns.insert(&socket);
+            client
+                .sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(socket.clone());
+            client.send_text(Encoder::connect(&ns.name, socket.id().as_str()));
+            for handler in &hooks.on_connection {
+                run_now(handler(socket.clone()));
+            }
+        });
+    }
+
+    /// Disconnects every socket of this client, then closes the connection.
+    pub(crate) fn disconnect_all(&self) {
+        let sockets = std::mem::take(&mut *self.sockets.lock().unwrap_or_else(|e| e.into_inner()));
+        for socket in sockets {
+            socket.disconnect(false);
+        }
+        self.engine.close(CloseReason::ForcedServerClose);
+    }
+
+    pub(crate) fn on_close(&self, reason: CloseReason) {
+        let sockets = std::mem::take(&mut *self.sockets.lock().unwrap_or_else(|e| e.into_inner()));
+        for socket in sockets {
+            socket.close(DisconnectReason::Transport(reason));
+        }
+    }
+}
+
+impl Client {
+    pub(crate) fn close_engine(&self, reason: CloseReason) {
+        self.engine.close(reason);
+    }
+}

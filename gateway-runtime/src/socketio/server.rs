@@ -1,0 +1,338 @@
+//! The Socket.IO server: namespaces over the engine, as an axum router.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use super::client::Client;
+use super::namespace::{Hooks, Namespace, NamespaceInner};
+use crate::adapter::{AdapterFactory, MemoryAdapter};
+use crate::engine::{CloseReason, Engine, EngineConfig, EngineHandler, EngineSocket, Message};
+
+type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+pub(crate) struct ServerInner {
+    namespaces: RwLock<HashMap<Arc<str>, Namespace>>,
+    dynamic: RwLock<Vec<(Matcher, Arc<RwLock<Hooks>>)>>,
+    adapter: Box<dyn AdapterFactory>,
+    connect_timeout: Duration,
+}
+
+impl ServerInner {
+    fn create(&self, name: &str, hooks: Arc<RwLock<Hooks>>) -> Namespace {
+        let ns = Namespace(Arc::new(NamespaceInner::new(
+            name,
+            self.adapter.create(name),
+            hooks,
+        )));
+        self.namespaces
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.into())
+            .or_insert(ns)
+            .clone()
+    }
+
+    pub(crate) fn of(&self, name: &str) -> Namespace {
+        if let Some(ns) = self
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return ns.clone();
+        }
+        self.create(name, Arc::default())
+    }
+
+    /// The namespace a client may connect to: a declared one, or a new child of a
+    /// matching dynamic namespace.
+    pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<NamespaceInner>> {
+        if let Some(ns) = self
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Some(ns.0.clone());
+        }
+        let hooks = {
+            let dynamic = self.dynamic.read().unwrap_or_else(|e| e.into_inner());
+            dynamic
+                .iter()
+                .find(|(m, _)| m(name))
+                .map(|(_, h)| h.clone())?
+        };
+        Some(self.create(name, hooks).0)
+    }
+}
+
+/// Builds a [`SocketIo`] server.
+///
+/// ```
+/// use std::time::Duration;
+/// use gateway_runtime::socketio::SocketIo;
+/// let io = SocketIo::builder()
+///     .ping_interval(Duration::from_secs(10))
+///     .connect_timeout(Duration::from_secs(5))
+///     .max_payload(100_000)
+///     .build();
+/// assert_eq!(io.engine_config().max_payload, 100_000);
+/// ```
+pub struct SocketIoBuilder {
+    engine: EngineConfig,
+    connect_timeout: Duration,
+    adapter: Box<dyn AdapterFactory>,
+}
+
+impl std::fmt::Debug for SocketIoBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIoBuilder")
+            .field("engine", &self.engine)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketIoBuilder {
+    /// Replaces all Engine.IO options.
+    pub fn engine_config(mut self, config: EngineConfig) -> Self {
+        self.engine = config;
+        self
+    }
+
+    /// Changes the Engine.IO options in place.
+    pub fn configure(mut self, f: impl FnOnce(&mut EngineConfig)) -> Self {
+        f(&mut self.engine);
+        self
+    }
+
+    /// The URL path (default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.engine.path = path.into();
+        self
+    }
+
+    /// Time between server pings.
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.engine.ping_interval = d;
+        self
+    }
+
+    /// Time allowed for a pong.
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.engine.ping_timeout = d;
+        self
+    }
+
+    /// Largest accepted message or polling body.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.engine.max_payload = bytes;
+        self
+    }
+
+    /// Time a client has to connect to a namespace after opening its session (default
+    /// 45 s); then the connection is closed.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// The adapter factory (one adapter per namespace); in-memory by default.
+    pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
+        self.adapter = Box::new(factory);
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(self) -> SocketIo {
+        let inner = Arc::new(ServerInner {
+            namespaces: RwLock::default(),
+            dynamic: RwLock::default(),
+            adapter: self.adapter,
+            connect_timeout: self.connect_timeout,
+        });
+        let engine = Engine::new(
+            SocketIoHandler {
+                server: inner.clone(),
+            },
+            self.engine,
+        );
+        SocketIo { inner, engine }
+    }
+}
+
+/// A Socket.IO v5 server (protocol v5, compatible with socket.io 3 and 4 clients).
+/// Cheap to clone.
+///
+/// ```no_run
+/// use gateway_runtime::socketio::SocketIo;
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = SocketIo::builder().build();
+/// io.of("/").on_connection(|socket| async move {
+///     socket.on("echo", |socket, args, ack| async move {
+///         match ack {
+///             Some(ack) => { let _ = ack.send(&args); }
+///             None => { let _ = socket.emit_args("echo", &args); }
+///         }
+///     });
+/// });
+/// let app = axum::Router::new().merge(io.router());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SocketIo {
+    inner: Arc<ServerInner>,
+    engine: Engine<SocketIoHandler>,
+}
+
+impl std::fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketIo {
+    /// A builder with socket.io's defaults.
+    pub fn builder() -> SocketIoBuilder {
+        SocketIoBuilder {
+            engine: EngineConfig::default(),
+            connect_timeout: Duration::from_secs(45),
+            adapter: Box::new(|_: &str| MemoryAdapter::new()),
+        }
+    }
+
+    /// The namespace `name`, created on first use.
+    pub fn of(&self, name: &str) -> Namespace {
+        self.inner.of(name)
+    }
+
+    /// Declares dynamic namespaces: any name accepted by `matcher` is created when a
+    /// client first connects to it, with the hooks added to the returned [`DynamicNamespace`].
+    pub fn dynamic(
+        &self,
+        matcher: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> DynamicNamespace {
+        let hooks: Arc<RwLock<Hooks>> = Arc::default();
+        self.inner
+            .dynamic
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((Arc::new(matcher), hooks.clone()));
+        DynamicNamespace { hooks }
+    }
+
+    /// Every namespace created so far (declared or dynamic children).
+    pub fn namespaces(&self) -> Vec<Namespace> {
+        self.inner
+            .namespaces
+            .read()
+            .map(|n| n.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The Engine.IO options in force.
+    pub fn engine_config(&self) -> &EngineConfig {
+        self.engine.config()
+    }
+
+    /// Number of open client connections.
+    pub fn connection_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// The router serving the engine path; merge it into your axum app to share a port.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        self.engine.router()
+    }
+
+    /// Disconnects every client with "server shutting down" and waits (up to `grace`)
+    /// until they are gone.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.engine.shutdown(grace).await;
+    }
+}
+
+/// Hooks shared by every namespace created from a dynamic matcher.
+#[derive(Clone)]
+pub struct DynamicNamespace {
+    hooks: Arc<RwLock<Hooks>>,
+}
+
+impl std::fmt::Debug for DynamicNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DynamicNamespace")
+    }
+}
+
+impl DynamicNamespace {
+    /// Adds a connection listener for every child namespace.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(super::Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handler: super::namespace::ConnectionHandler = Arc::new(move |s| Box::pin(handler(s)));
+        self.hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .on_connection
+            .push(handler);
+        self
+    }
+
+    /// Adds middleware for every child namespace.
+    pub fn middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(super::Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), super::ConnectError>> + Send + 'static,
+    {
+        let middleware: super::namespace::Middleware = Arc::new(move |s| Box::pin(middleware(s)));
+        self.hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .middlewares
+            .push(middleware);
+        self
+    }
+}
+
+/// Connects the engine to the Socket.IO layer.
+pub(crate) struct SocketIoHandler {
+    server: Arc<ServerInner>,
+}
+
+impl EngineHandler for SocketIoHandler {
+    type Conn = Arc<Client>;
+
+    fn on_open(&self, socket: &Arc<EngineSocket>) -> Arc<Client> {
+        let client = Client::new(socket.clone(), self.server.clone());
+        let weak = Arc::downgrade(&client);
+        let timeout = self.server.connect_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(client) = weak.upgrade() {
+                if !client
+                    .connected_once
+                    .load(std::sync::atomic::Ordering::Acquire)
+                {
+                    client.close_engine(CloseReason::ForcedClose);
+                }
+            }
+        });
+        client
+    }
+
+    fn on_message(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, message: Message) {
+        conn.on_message(message);
+    }
+
+    fn on_close(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, reason: CloseReason) {
+        conn.on_close(reason);
+    }
+}

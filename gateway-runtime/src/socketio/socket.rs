@@ -1,0 +1,367 @@
+//! A client's connection to one namespace.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use gateway_core::socketio::{ArgList, Args, Encoded, Encoder};
+use serde::Serialize;
+
+use super::ack::{run_now, AckSender, AckSlot};
+use super::client::Client;
+use super::error::{AckError, DisconnectReason, EmitError};
+use super::handshake::Handshake;
+use super::namespace::NamespaceInner;
+use super::operators::BroadcastOperator;
+use crate::adapter::Room;
+use crate::engine::{CloseReason, EngineSocket, Outgoing, Sid};
+
+pub(crate) type BoxFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type EventHandler =
+    Arc<dyn Fn(Socket, Args, Option<AckSender>) -> BoxFuture + Send + Sync>;
+type DisconnectHandler = Box<dyn FnOnce(Socket, DisconnectReason) -> BoxFuture + Send>;
+
+/// Splits an encoded packet into the engine's text packet and its attachments.
+pub(crate) fn outgoing(packet: Encoded) -> (Outgoing, Vec<Bytes>) {
+    // The encoder only writes UTF-8 (JSON and ASCII headers).
+    let text = Utf8Bytes::try_from(packet.text).unwrap_or_else(|_| Utf8Bytes::from_static("4"));
+    (Outgoing::Text(text), packet.attachments)
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) id: Sid,
+    pub(crate) ns: Arc<NamespaceInner>,
+    engine: Arc<EngineSocket>,
+    client: Weak<Client>,
+    handshake: Handshake,
+    handlers: RwLock<HashMap<Box<str>, EventHandler>>,
+    any: RwLock<Option<EventHandler>>,
+    on_disconnect: Mutex<Vec<DisconnectHandler>>,
+    pub(crate) acks: Mutex<HashMap<u64, AckSlot>>,
+    connected: AtomicBool,
+    extensions: Mutex<http::Extensions>,
+}
+
+/// A client's connection to a namespace (socket.io's server-side `socket`). Cheap to clone.
+///
+/// Register listeners with [`Socket::on`], answer with [`Socket::emit`] or the
+/// [`AckSender`] of an event, and group sockets with rooms ([`Socket::join`]).
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.0.ns.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        ns: Arc<NamespaceInner>,
+        engine: Arc<EngineSocket>,
+        client: Weak<Client>,
+        handshake: Handshake,
+    ) -> Self {
+        Socket(Arc::new(SocketInner {
+            id: Sid::random(),
+            ns,
+            engine,
+            client,
+            handshake,
+            handlers: RwLock::default(),
+            any: RwLock::default(),
+            on_disconnect: Mutex::default(),
+            acks: Mutex::default(),
+            connected: AtomicBool::new(false),
+            extensions: Mutex::default(),
+        }))
+    }
+
+    /// The socket id: its own per namespace connection, never the Engine.IO session id.
+    pub fn id(&self) -> Sid {
+        self.0.id
+    }
+
+    /// The namespace name.
+    pub fn namespace_name(&self) -> &str {
+        &self.0.ns.name
+    }
+
+    /// The namespace this socket belongs to.
+    pub fn namespace(&self) -> super::Namespace {
+        super::Namespace(self.0.ns.clone())
+    }
+
+    /// The handshake (headers, query, auth, address, url, time).
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.handshake
+    }
+
+    /// Whether the socket is still connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn engine(&self) -> &Arc<EngineSocket> {
+        &self.0.engine
+    }
+
+    /// Registers the listener for `event`; it receives the socket, the arguments and an
+    /// [`AckSender`] when the client asked for an acknowledgement. Events of a socket are
+    /// dispatched in arrival order.
+    pub fn on<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, Args, Option<AckSender>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, a, ack| Box::pin(handler(s, a, ack)));
+        let mut handlers = self.0.handlers.write().unwrap_or_else(|e| e.into_inner());
+        handlers.insert(event.into().into_boxed_str(), handler);
+    }
+
+    /// Registers a catch-all listener called for every event (before the event's own
+    /// listener); `args.event()` names the event.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, Args, Option<AckSender>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, a, ack| Box::pin(handler(s, a, ack)));
+        *self.0.any.write().unwrap_or_else(|e| e.into_inner()) = Some(handler);
+    }
+
+    /// Registers a listener for the socket's disconnection.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: FnOnce(Socket, DisconnectReason) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let mut list = self
+            .0
+            .on_disconnect
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        list.push(Box::new(move |s, r| Box::pin(handler(s, r))));
+    }
+
+    pub(crate) fn dispatch(&self, args: Args, ack_id: Option<u64>) {
+        let handler = {
+            let handlers = self.0.handlers.read().unwrap_or_else(|e| e.into_inner());
+            handlers.get(args.event()).cloned()
+        };
+        let any = self.0.any.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let ack = ack_id.map(|id| AckSender::new(self.clone(), id));
+        match (any, handler) {
+            (Some(any), Some(handler)) => {
+                run_now(any(self.clone(), args.clone(), None));
+                run_now(handler(self.clone(), args, ack));
+            }
+            (Some(any), None) => run_now(any(self.clone(), args, ack)),
+            (None, Some(handler)) => run_now(handler(self.clone(), args, ack)),
+            (None, None) => {}
+        }
+    }
+
+    pub(crate) fn on_ack(&self, id: u64, args: Args) {
+        let slot = self
+            .0
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        match slot {
+            Some(AckSlot::One(tx)) => {
+                let _ = tx.send(args);
+            }
+            Some(AckSlot::Many(f)) => f(args),
+            None => {}
+        }
+    }
+
+    pub(crate) fn add_ack_slot(&self, id: u64, slot: AckSlot) {
+        self.0
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, slot);
+    }
+
+    pub(crate) fn remove_ack_slot(&self, id: u64) {
+        self.0
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Emits `event` with one argument to this client.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.emit_args(event, &(data,))
+    }
+
+    /// Emits `event` with several arguments (a tuple, `()` or received [`Args`]).
+    pub fn emit_args(&self, event: &str, args: &(impl ArgList + ?Sized)) -> Result<(), EmitError> {
+        let packet = Encoder::event(&self.0.ns.name, None, event, args)?;
+        self.send_encoded(packet)
+    }
+
+    pub(crate) fn send_encoded(&self, packet: Encoded) -> Result<(), EmitError> {
+        let (first, attachments) = outgoing(packet);
+        self.0.engine.send_parts(first, &attachments)?;
+        Ok(())
+    }
+
+    /// Emits `event` and waits for the client's acknowledgement (up to `timeout`).
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: &(impl ArgList + ?Sized),
+        timeout: Duration,
+    ) -> Result<Args, AckError> {
+        let id = self.0.ns.next_ack_id();
+        let packet = Encoder::event(&self.0.ns.name, Some(id), event, args)
+            .map_err(|_| AckError::Send(crate::engine::SendError::Closed))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.add_ack_slot(id, AckSlot::One(tx));
+        if let Err(e) = self.send_encoded(packet) {
+            self.remove_ack_slot(id);
+            return Err(match e {
+                EmitError::Send(s) => AckError::Send(s),
+                EmitError::Encode(_) => AckError::Send(crate::engine::SendError::Closed),
+            });
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(args)) => Ok(args),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                self.remove_ack_slot(id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    /// Joins `room`.
+    pub fn join(&self, room: impl Into<Room>) {
+        self.0.ns.adapter.add_all(self.0.id, &[room.into()]);
+    }
+
+    /// Joins several rooms.
+    pub fn join_all(&self, rooms: &[Room]) {
+        self.0.ns.adapter.add_all(self.0.id, rooms);
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: &str) {
+        self.0.ns.adapter.del(self.0.id, room);
+    }
+
+    /// The rooms this socket is in, its own id room included.
+    pub fn rooms(&self) -> Vec<Room> {
+        let mut rooms = self.0.ns.adapter.socket_rooms(self.0.id);
+        rooms.push(self.0.id.as_str().into());
+        rooms
+    }
+
+    /// Broadcast to `room`, excluding this socket (socket.io's `socket.to(room)`).
+    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Same as [`Socket::to`].
+    pub fn within(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.to(room)
+    }
+
+    /// Broadcast excluding sockets in `room` and this socket.
+    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    /// Broadcast to every socket of the namespace but this one.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.ns.clone()).except(Room::from(self.0.id.as_str()))
+    }
+
+    /// Typed per-socket data: stores `value`, replacing one of the same type.
+    pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        self.0
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(value);
+    }
+
+    /// Typed per-socket data: a clone of the stored value of type `T`.
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.0
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get::<T>()
+            .cloned()
+    }
+
+    /// Disconnects the socket. The client sees "io server disconnect". With `close`, the
+    /// whole underlying connection closes (every namespace of that client).
+    pub fn disconnect(&self, close: bool) {
+        if close {
+            if let Some(client) = self.0.client.upgrade() {
+                client.disconnect_all();
+            } else {
+                self.0.engine.close(CloseReason::ForcedServerClose);
+            }
+            return;
+        }
+        if self.connected() {
+            let _ = self.0.engine.send(Outgoing::Text(
+                Utf8Bytes::try_from(Encoder::disconnect(&self.0.ns.name))
+                    .unwrap_or_else(|_| "4".into()),
+            ));
+        }
+        self.close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    pub(crate) fn mark_connected(&self) {
+        self.0.connected.store(true, Ordering::Release);
+    }
+
+    /// Leaves the namespace: listeners run, rooms are left, pending acks fail.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        if !self.0.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let handlers = std::mem::take(
+            &mut *self
+                .0
+                .on_disconnect
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for h in handlers {
+            run_now(h(self.clone(), reason));
+        }
+        self.0.ns.remove(self);
+        if let Some(client) = self.0.client.upgrade() {
+            client.remove(&self.0.ns.name);
+        }
+        self.0
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.0
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        *self.0.any.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
