@@ -356,6 +356,9 @@ function clientOptions(mode, { auth, query, opts } = {}) {
 function serverUrl(server) {
   const url = server && server.url;
   assert.ok(url, 'server is running (did its `before` hook fail?)');
+  // fail fast (instead of timing out) when the server process died
+  const proc = server.server || server;
+  if (proc.exit && !proc.killedByUs) proc.health();
   return url;
 }
 

@@ -93,6 +93,11 @@ pub(crate) fn with_decode_attachments<R>(attachments: &[Bytes], f: impl FnOnce()
     out
 }
 
+/// Attachment `num` of the packet being deserialized.
+pub(crate) fn attachment(num: usize) -> Option<Bytes> {
+    DECODE.with(|d| d.borrow().get(num).cloned())
+}
+
 impl Serialize for Binary {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let num = ENCODE.with(|c| {

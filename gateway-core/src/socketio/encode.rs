@@ -32,8 +32,8 @@ impl fmt::Display for EncodeError {
 impl std::error::Error for EncodeError {}
 
 /// A list of event arguments: tuples (each element one argument), `()` for none, `Vec`s and
-/// slices of `serde_json::Value` (one argument each), and received [`Args`] (forwarded as
-/// they came, binary included).
+/// slices (each element one argument), and received [`Args`] (forwarded as they came,
+/// binary included).
 pub trait ArgList {
     /// Writes each argument as `,<json>` into `out`.
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
@@ -67,7 +67,7 @@ tuple_args!(A, B, C, D);
 tuple_args!(A, B, C, D, E);
 tuple_args!(A, B, C, D, E, F);
 
-impl ArgList for [serde_json::Value] {
+impl<T: Serialize> ArgList for [T] {
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         for v in self {
             out.push(b',');
@@ -77,7 +77,7 @@ impl ArgList for [serde_json::Value] {
     }
 }
 
-impl ArgList for Vec<serde_json::Value> {
+impl<T: Serialize> ArgList for Vec<T> {
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         self.as_slice().write_args(out)
     }

@@ -25,8 +25,10 @@ mod args;
 mod binary;
 mod encode;
 mod packet;
+mod value;
 
 pub use args::Args;
 pub use binary::Binary;
 pub use encode::{ArgList, EncodeError, Encoded, Encoder};
 pub use packet::{PacketKind, ParseError, RawPacket, MAX_ATTACHMENTS};
+pub use value::AnyValue;

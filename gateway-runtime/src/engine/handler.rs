@@ -51,6 +51,16 @@ impl CloseReason {
     }
 }
 
+impl CloseReason {
+    /// Whether the server decided the close (the client may still be listening).
+    pub fn is_server_side(self) -> bool {
+        matches!(
+            self,
+            Self::ForcedClose | Self::ForcedServerClose | Self::ServerShutdown
+        )
+    }
+}
+
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -44,8 +44,13 @@ impl<H: EngineHandler> EngineInner<H> {
                         Outgoing::Binary(b) => body.push_binary(&b),
                     }
                 }
-                if closing.is_some() {
+                // The close packet travels alone, in the poll after the last packets:
+                // clients handle a payload's packets asynchronously, and a close in the
+                // same payload would overtake them.
+                if closing.is_some() && body.is_empty() {
                     body.push_text(b"1");
+                    session.close_delivered_flag.store(true, Ordering::Release);
+                    session.close_delivered.notify_one();
                 }
                 return text_response(StatusCode::OK, TEXT, body.finish(), cors, headers);
             }

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use gateway_core::engineio::Packet;
 use tokio::sync::Notify;
 
-use super::{CloseReason, EngineHandler, EngineInner, EngineSocket, Message, Outgoing};
+use super::{
+    CloseReason, EngineHandler, EngineInner, EngineSocket, Message, Outgoing, TransportKind,
+};
 
 pub(crate) struct Session<C> {
     pub(crate) socket: Arc<EngineSocket>,
@@ -18,6 +20,8 @@ pub(crate) struct Session<C> {
     pub(crate) polling_get: AtomicBool,
     pub(crate) polling_post: AtomicBool,
     pub(crate) upgrading: AtomicBool,
+    pub(crate) close_delivered: Notify,
+    pub(crate) close_delivered_flag: AtomicBool,
 }
 
 impl<C> Session<C> {
@@ -30,6 +34,8 @@ impl<C> Session<C> {
             polling_get: AtomicBool::new(false),
             polling_post: AtomicBool::new(false),
             upgrading: AtomicBool::new(false),
+            close_delivered: Notify::new(),
+            close_delivered_flag: AtomicBool::new(false),
         }
     }
 }
@@ -101,8 +107,16 @@ impl<H: EngineHandler> EngineInner<H> {
             }
         };
         let reason = reason.unwrap_or(CloseReason::TransportClose);
-        self.remove(&session);
         self.handler.on_close(&session.conn, socket, reason);
+        if socket.transport() == TransportKind::Polling && reason.is_server_side() {
+            // The client learns of the close (and reads what was queued before it) from
+            // its next poll: keep the session until then.
+            let delivered = session.close_delivered.notified();
+            if !session.close_delivered_flag.load(Ordering::Acquire) {
+                let _ = tokio::time::timeout(timeout.max(interval), delivered).await;
+            }
+        }
+        self.remove(&session);
     }
 
     fn remove(&self, session: &Arc<Session<H::Conn>>) {

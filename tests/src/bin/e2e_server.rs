@@ -1,0 +1,299 @@
+//! The server driven by the JavaScript end-to-end tests (tests/js). Each event exercises
+//! one feature of the Socket.IO server; see tests/js/README.md for the contract.
+//!
+//! Env: `PORT` (0 = any free port), `MAX_PAYLOAD` (bytes).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gateway_runtime::adapter::Room;
+use gateway_runtime::socketio::{AckSender, AnyValue, Args, ConnectError, Socket, SocketIo};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn ack_ok(ack: Option<AckSender>, value: &Value) {
+    if let Some(ack) = ack {
+        let _ = ack.send(&(value,));
+    }
+}
+
+fn sorted_rooms(socket: &Socket) -> Vec<String> {
+    let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+    rooms.sort();
+    rooms
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BroadcastOpts {
+    to: Vec<String>,
+    except: Vec<String>,
+    from_socket: bool,
+    local: bool,
+    volatile: bool,
+    event: String,
+    data: AnyValue,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RoomTarget {
+    room: Option<String>,
+    target: Option<String>,
+    #[serde(default)]
+    close: bool,
+}
+
+fn operator(socket: &Socket, opts: &BroadcastOpts) -> gateway_runtime::socketio::BroadcastOperator {
+    let mut op = if opts.from_socket {
+        socket.broadcast()
+    } else {
+        socket.namespace().broadcast()
+    };
+    for room in &opts.to {
+        op = op.to(room.as_str());
+    }
+    for room in &opts.except {
+        op = op.except(room.as_str());
+    }
+    if opts.local {
+        op = op.local();
+    }
+    if opts.volatile {
+        op = op.volatile();
+    }
+    op
+}
+
+fn scoped(socket: &Socket, room: &Option<String>) -> gateway_runtime::socketio::BroadcastOperator {
+    match room {
+        Some(room) => socket.namespace().to(room.as_str()),
+        None => socket.namespace().broadcast(),
+    }
+}
+
+async fn echo(socket: Socket, args: Args, ack: Option<AckSender>) {
+    match ack {
+        Some(ack) => {
+            let _ = ack.send(&args);
+        }
+        None => {
+            let _ = socket.emit_args("echo", &args);
+        }
+    }
+}
+
+fn register(socket: &Socket) {
+    socket.on("echo", echo);
+    socket.on("join", |socket, args, ack| async move {
+        if let Ok(room) = args.get::<String>(0) {
+            socket.join(room);
+        }
+        ack_ok(ack, &json!("ok"));
+    });
+    socket.on("leave", |socket, args, ack| async move {
+        if let Ok(room) = args.get::<String>(0) {
+            socket.leave(&room);
+        }
+        ack_ok(ack, &json!("ok"));
+    });
+    socket.on("rooms", |socket, _args, ack| async move {
+        ack_ok(ack, &json!(sorted_rooms(&socket)));
+    });
+    socket.on("broadcast", |socket, args, ack| async move {
+        let opts: BroadcastOpts = args.get(0).unwrap_or_default();
+        let _ = operator(&socket, &opts).emit(&opts.event, &opts.data);
+        ack_ok(ack, &json!("done"));
+    });
+    socket.on("broadcast-with-ack", |socket, args, ack| async move {
+        let opts: BroadcastOpts = args.get(0).unwrap_or_default();
+        let op = operator(&socket, &opts)
+            .timeout(Duration::from_millis(opts.timeout_ms.unwrap_or(1000)));
+        let result = op.emit_with_ack("ask", &(42,)).await;
+        let to_values = |list: Vec<Args>| {
+            let mut v: Vec<Value> = list
+                .iter()
+                .map(|a| a.get::<Value>(0).unwrap_or(Value::Null))
+                .collect();
+            v.sort_by_key(|x| x.to_string());
+            v
+        };
+        let answer = match result {
+            Ok(responses) => json!({ "responses": to_values(responses) }),
+            Err(e) => json!({ "err": "timeout", "responses": to_values(e.responses) }),
+        };
+        ack_ok(ack, &answer);
+    });
+    socket.on("emit-with-ack", |socket, args, ack| async move {
+        let opts: BroadcastOpts = args.get(0).unwrap_or_default();
+        let timeout = Duration::from_millis(opts.timeout_ms.unwrap_or(1000));
+        match socket
+            .emit_with_ack("question", &(&opts.data,), timeout)
+            .await
+        {
+            Ok(answer) => {
+                if let Some(ack) = ack {
+                    let first: AnyValue = answer.get(0).unwrap_or_default();
+                    let mut reply = std::collections::BTreeMap::new();
+                    reply.insert("answer".to_string(), first);
+                    let _ = ack.send(&(AnyValue::Object(reply),));
+                }
+            }
+            Err(_) => ack_ok(ack, &json!({ "err": "timeout" })),
+        }
+    });
+    socket.on("fetch-sockets", |socket, args, ack| async move {
+        let room: Option<String> = args.get(0).unwrap_or(None);
+        let mut list: Vec<Value> = scoped(&socket, &room)
+            .fetch_sockets()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                let mut rooms: Vec<String> = s.rooms.iter().map(|r| r.to_string()).collect();
+                rooms.sort();
+                json!({ "id": s.id.as_str(), "rooms": rooms })
+            })
+            .collect();
+        list.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        ack_ok(ack, &json!(list));
+    });
+    socket.on("sockets-join", |socket, args, ack| async move {
+        if let Ok(t) = args.get::<RoomTarget>(0) {
+            if let Some(target) = &t.target {
+                scoped(&socket, &t.room).sockets_join(&[Room::from(target.as_str())]);
+            }
+        }
+        ack_ok(ack, &json!("ok"));
+    });
+    socket.on("sockets-leave", |socket, args, ack| async move {
+        if let Ok(t) = args.get::<RoomTarget>(0) {
+            if let Some(target) = &t.target {
+                scoped(&socket, &t.room).sockets_leave(&[Room::from(target.as_str())]);
+            }
+        }
+        ack_ok(ack, &json!("ok"));
+    });
+    socket.on("disconnect-sockets", |socket, args, ack| async move {
+        ack_ok(ack, &json!("ok"));
+        if let Ok(t) = args.get::<RoomTarget>(0) {
+            scoped(&socket, &t.room).disconnect_sockets(t.close);
+        }
+    });
+    socket.on("disconnect-me", |socket, args, _ack| async move {
+        let close: bool = args.get(0).unwrap_or(false);
+        socket.disconnect(close);
+    });
+    socket.on("handshake", |socket, _args, ack| async move {
+        let h = socket.handshake();
+        let query: serde_json::Map<String, Value> = h
+            .query_pairs()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        let host = h
+            .headers()
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let time = httpdate(h.issued());
+        ack_ok(
+            ack,
+            &json!({
+                "auth": h.auth,
+                "query": query,
+                "headers_host": host,
+                "address": h.address().map(|a| a.ip().to_string()).unwrap_or_default(),
+                "url": h.url(),
+                "time": time,
+                "issued": h.issued(),
+            }),
+        );
+    });
+    socket.on("burst", |socket, args, ack| async move {
+        #[derive(Deserialize)]
+        struct Burst {
+            count: u64,
+        }
+        let count = args.get::<Burst>(0).map(|b| b.count).unwrap_or(0);
+        for i in 0..count {
+            let _ = socket.emit("seq", &i);
+        }
+        ack_ok(ack, &json!("done"));
+    });
+    socket.on_any(|socket, args, _ack| async move {
+        let event = args.event().to_string();
+        if event.starts_with("any:") {
+            let mut values = vec![AnyValue::String(event)];
+            values.extend((0..args.len()).map(|i| args.get::<AnyValue>(i).unwrap_or_default()));
+            let _ = socket.emit_args("any", &values);
+        }
+    });
+}
+
+/// A readable timestamp for the handshake time (milliseconds since the epoch as text).
+fn httpdate(ms: u64) -> String {
+    ms.to_string()
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let mut builder = SocketIo::builder()
+        .ping_interval(Duration::from_millis(1000))
+        .ping_timeout(Duration::from_millis(1000))
+        .connect_timeout(Duration::from_millis(3000));
+    if let Some(max) = std::env::var("MAX_PAYLOAD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder = builder.max_payload(max);
+    }
+    let io = builder.build();
+
+    let main = io.of("/");
+    main.middleware(|socket| async move {
+        if socket.handshake().auth.get("reject") == Some(&Value::Bool(true)) {
+            return Err(ConnectError::new("rejected").with_data(json!({ "reason": "test" })));
+        }
+        Ok(())
+    });
+    main.on_connection(|socket| async move {
+        let _ = socket.emit("welcome", &json!({ "id": socket.id().as_str() }));
+        register(&socket)
+    });
+
+    let admin = io.of("/admin");
+    admin.middleware(|socket| async move {
+        match socket.handshake().auth.get("token").and_then(Value::as_str) {
+            Some("secret") => Ok(()),
+            _ => Err(ConnectError::new("unauthorized").with_data(json!({ "code": 401 }))),
+        }
+    });
+    admin.on_connection(|socket| async move { register(&socket) });
+
+    io.dynamic(|name| {
+        name.strip_prefix("/dyn-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+    .on_connection(|socket| async move {
+        let _ = socket.emit("dyn", socket.namespace_name());
+        register(&socket);
+    });
+
+    let app = axum::Router::new().merge(io.router());
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0u16);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
