@@ -7,6 +7,7 @@
 //! Local delivery is always synchronous: a broadcast is queued on every local target
 //! before `emit` returns, so packets to one socket leave in the order they were emitted.
 
+mod local;
 mod memory;
 
 use std::collections::HashSet;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use gateway_core::socketio::Encoded;
 
+pub use local::LocalNamespace;
 pub use memory::MemoryAdapter;
 
 use crate::engine::Sid;
@@ -80,6 +82,10 @@ pub trait Adapter: Send + Sync + 'static {
     );
     /// Every room with at least one local socket.
     fn local_rooms(&self) -> HashSet<Room>;
+
+    /// Called once when the namespace is created, with a handle the adapter uses to apply
+    /// requests from other nodes to local sockets.
+    fn bind(&self, _local: LocalNamespace) {}
 
     /// Sends a broadcast to the other nodes (local delivery is already done).
     fn remote_broadcast(&self, _packet: &Encoded, _opts: &BroadcastOptions) {}

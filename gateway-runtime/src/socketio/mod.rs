@@ -23,6 +23,7 @@ mod client;
 mod error;
 mod handshake;
 mod namespace;
+pub(crate) use namespace::internals as namespace_internals;
 mod operators;
 mod server;
 mod socket;

@@ -38,7 +38,7 @@ pub(crate) struct NamespaceInner {
 }
 
 impl NamespaceInner {
-    pub(crate) fn new(name: &str, adapter: Arc<dyn Adapter>, hooks: Arc<RwLock<Hooks>>) -> Self {
+    fn new(name: &str, adapter: Arc<dyn Adapter>, hooks: Arc<RwLock<Hooks>>) -> Self {
         Self {
             name: name.into(),
             sockets: RwLock::default(),
@@ -46,6 +46,13 @@ impl NamespaceInner {
             adapter,
             ack_ids: AtomicU64::new(0),
         }
+    }
+
+    /// Creates the namespace and binds its adapter to it.
+    pub(crate) fn create(name: &str, adapter: Arc<dyn Adapter>, hooks: Arc<RwLock<Hooks>>) -> Arc<Self> {
+        let ns = Arc::new(Self::new(name, adapter, hooks));
+        ns.adapter.bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
+        ns
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {
@@ -197,5 +204,94 @@ impl Namespace {
     /// Emits to every socket of the namespace.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         self.broadcast().emit(event, data)
+    }
+}
+
+/// Local operations used by the operators and by adapters applying remote requests.
+pub(crate) mod internals {
+    use std::sync::Arc;
+
+    use gateway_core::socketio::{Args, Encoded};
+
+    pub(crate) use super::NamespaceInner;
+    use crate::adapter::{BroadcastOptions, Room, SocketInfo};
+    use crate::socketio::ack::AckSlot;
+    use crate::socketio::socket::{outgoing, Socket};
+
+    pub(crate) fn deliver(ns: &NamespaceInner, packet: &Encoded, opts: &BroadcastOptions) {
+        let (first, attachments) = outgoing(packet.clone());
+        let volatile = opts.volatile;
+        ns.for_each_target(opts, |socket| {
+            if volatile {
+                socket.engine().send_volatile(first.clone(), &attachments);
+            } else {
+                let _ = socket.engine().send_parts(first.clone(), &attachments);
+            }
+        });
+    }
+
+    /// Delivers `packet` (already carrying `ack_id`) and registers `on_ack` on each target;
+    /// returns the targeted sockets.
+    pub(crate) fn deliver_with_ack_to(
+        ns: &NamespaceInner,
+        packet: &Encoded,
+        opts: &BroadcastOptions,
+        ack_id: u64,
+        on_ack: Arc<dyn Fn(Args) + Send + Sync>,
+    ) -> Vec<Socket> {
+        let (first, attachments) = outgoing(packet.clone());
+        let mut targets = Vec::new();
+        ns.for_each_target(opts, |socket| {
+            socket.add_ack_slot(ack_id, AckSlot::Many(on_ack.clone()));
+            if socket.engine().send_parts(first.clone(), &attachments).is_ok() {
+                targets.push(socket.clone());
+            } else {
+                socket.remove_ack_slot(ack_id);
+            }
+        });
+        targets
+    }
+
+    pub(crate) fn deliver_with_ack(
+        ns: &NamespaceInner,
+        packet: &Encoded,
+        opts: &BroadcastOptions,
+        ack_id: u64,
+        on_ack: Arc<dyn Fn(Args) + Send + Sync>,
+    ) -> usize {
+        deliver_with_ack_to(ns, packet, opts, ack_id, on_ack).len()
+    }
+
+    pub(crate) fn targets(ns: &NamespaceInner, opts: &BroadcastOptions) -> Vec<Socket> {
+        let mut out = Vec::new();
+        ns.for_each_target(opts, |s| out.push(s.clone()));
+        out
+    }
+
+    pub(crate) fn socket_infos(ns: &NamespaceInner, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        targets(ns, opts)
+            .into_iter()
+            .map(|s| SocketInfo { id: s.id(), rooms: s.rooms() })
+            .collect()
+    }
+
+    pub(crate) fn add_sockets(ns: &NamespaceInner, opts: &BroadcastOptions, rooms: &[Room]) {
+        for s in targets(ns, opts) {
+            s.join_all(rooms);
+        }
+    }
+
+    pub(crate) fn del_sockets(ns: &NamespaceInner, opts: &BroadcastOptions, rooms: &[Room]) {
+        for s in targets(ns, opts) {
+            for room in rooms {
+                s.leave(room);
+            }
+        }
+    }
+
+    pub(crate) fn disconnect_sockets(ns: &NamespaceInner, opts: &BroadcastOptions, close: bool) {
+        for s in targets(ns, opts) {
+            s.disconnect(close);
+        }
     }
 }

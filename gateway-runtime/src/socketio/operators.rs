@@ -8,10 +8,10 @@ use gateway_core::socketio::{ArgList, Args, Encoder};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::ack::AckSlot;
 use super::error::{AckError, EmitError};
 use super::namespace::NamespaceInner;
-use super::socket::{outgoing, Socket};
+use super::namespace::internals;
+use super::socket::Socket;
 use crate::adapter::{AdapterError, BroadcastOptions, Room, SocketInfo};
 
 /// Default wait for broadcast acknowledgements when no `timeout` is set.
@@ -121,15 +121,7 @@ impl BroadcastOperator {
     /// Emits `event` with several arguments to every target.
     pub fn emit_args(&self, event: &str, args: &(impl ArgList + ?Sized)) -> Result<(), EmitError> {
         let packet = Encoder::event(&self.ns.name, None, event, args)?;
-        let (first, attachments) = outgoing(packet.clone());
-        let volatile = self.opts.volatile;
-        self.ns.for_each_target(&self.opts, |socket| {
-            if volatile {
-                socket.engine().send_volatile(first.clone(), &attachments);
-            } else {
-                let _ = socket.engine().send_parts(first.clone(), &attachments);
-            }
-        });
+        internals::deliver(&self.ns, &packet, &self.opts);
         if !self.opts.local {
             self.ns.adapter.remote_broadcast(&packet, &self.opts);
         }
@@ -154,20 +146,7 @@ impl BroadcastOperator {
         let on_ack: Arc<dyn Fn(Args) + Send + Sync> = Arc::new(move |args| {
             let _ = tx.send(args);
         });
-        let (first, attachments) = outgoing(packet.clone());
-        let mut targets: Vec<Socket> = Vec::new();
-        self.ns.for_each_target(&self.opts, |socket| {
-            socket.add_ack_slot(id, AckSlot::Many(on_ack.clone()));
-            if socket
-                .engine()
-                .send_parts(first.clone(), &attachments)
-                .is_ok()
-            {
-                targets.push(socket.clone());
-            } else {
-                socket.remove_ack_slot(id);
-            }
-        });
+        let targets = internals::deliver_with_ack_to(&self.ns, &packet, &self.opts, id, on_ack.clone());
         let timeout = self.timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
         let deadline = tokio::time::Instant::now() + timeout;
         let remote = if self.opts.local {
@@ -214,9 +193,7 @@ impl BroadcastOperator {
 
     /// The local target sockets.
     pub fn sockets(&self) -> Vec<Socket> {
-        let mut out = Vec::new();
-        self.ns.for_each_target(&self.opts, |s| out.push(s.clone()));
-        out
+        internals::targets(&self.ns, &self.opts)
     }
 
     /// Every target socket, on this node and (through the adapter) on the others.

@@ -20,17 +20,13 @@ pub(crate) struct ServerInner {
 
 impl ServerInner {
     fn create(&self, name: &str, hooks: Arc<RwLock<Hooks>>) -> Namespace {
-        let ns = Namespace(Arc::new(NamespaceInner::new(
-            name,
-            self.adapter.create(name),
-            hooks,
-        )));
-        self.namespaces
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(name.into())
-            .or_insert(ns)
-            .clone()
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(ns) = namespaces.get(name) {
+            return ns.clone();
+        }
+        let ns = Namespace(NamespaceInner::create(name, self.adapter.create(name), hooks));
+        namespaces.insert(name.into(), ns.clone());
+        ns
     }
 
     pub(crate) fn of(&self, name: &str) -> Namespace {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs what the tests need
+# (npm packages for the real socket.io-client tests), then runs the Rust unit, doc and
+# integration tests and the end-to-end tests with the official client.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+echo "==> installing the JavaScript test dependencies (tests/js)"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "==> building the servers under test"
+cargo build --workspace --bins --examples
+
+echo "==> Rust tests"
+cargo test --workspace
+
+echo "==> end-to-end tests with the official socket.io-client"
+cd tests/js
+E2E_SERVER_BIN="$root/target/debug/e2e_server" \
+CONFORMANCE_BIN="$root/target/debug/examples/conformance" \
+  node --test --test-concurrency=1
