@@ -12,5 +12,6 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod di;
 pub mod engineio;
 pub mod socketio;

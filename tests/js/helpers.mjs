@@ -8,13 +8,18 @@
 //   the three transport modes (MODES).
 // - Recorder buffers every incoming event so tests can await events without
 //   racing against their arrival.
+// - useConformanceServer(), rawRequest(), RawWs, PollingClient and the sio*
+//   helpers drive the conformance server (CONFORMANCE_BIN) at the wire level,
+//   for the protocol-*.test.mjs files.
 
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe } from 'node:test';
 import { io, Manager } from 'socket.io-client';
+import { WebSocket } from 'ws';
 
 export { io, Manager };
 
@@ -460,19 +465,19 @@ process.on('exit', () => {
 });
 
 /**
- * Spawns the server binary with PORT=0 (plus `env`) and resolves with
+ * Spawns the server binary (`bin`, default SERVER_BIN) with PORT=0 (plus `env`) and resolves with
  * { url, port, child, kill(), health() } once it printed its listening line.
  */
-export function startServer({ env = {}, timeout = SERVER_START_TIMEOUT } = {}) {
+export function startServer({ env = {}, timeout = SERVER_START_TIMEOUT, bin = SERVER_BIN } = {}) {
   return new Promise((resolve, reject) => {
     let child;
     try {
-      child = spawn(SERVER_BIN, [], {
+      child = spawn(bin, [], {
         env: { ...process.env, PORT: '0', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
     } catch (err) {
-      reject(new Error(`cannot spawn ${SERVER_BIN}: ${err.message}`));
+      reject(new Error(`cannot spawn ${bin}: ${err.message}`));
       return;
     }
 
@@ -512,11 +517,11 @@ export function startServer({ env = {}, timeout = SERVER_START_TIMEOUT } = {}) {
     };
 
     const timer = setTimeout(
-      () => fail(`server ${SERVER_BIN} did not print "listening on http://127.0.0.1:<port>" within ${timeout} ms`),
+      () => fail(`server ${bin} did not print "listening on http://127.0.0.1:<port>" within ${timeout} ms`),
       timeout,
     );
 
-    child.on('error', (err) => fail(`cannot start server ${SERVER_BIN}: ${err.message} (build it or set E2E_SERVER_BIN)`));
+    child.on('error', (err) => fail(`cannot start server ${bin}: ${err.message} (build it or set ${bin === SERVER_BIN ? 'E2E_SERVER_BIN' : 'CONFORMANCE_BIN'})`));
     child.once('exit', (code, signal) => fail(`server exited before listening (code ${code}, signal ${signal})`));
 
     let panicCarry = '';
@@ -646,4 +651,502 @@ export function useServer(env = {}) {
     { timeout: SERVER_STOP_GRACE * 2 + 2_000 },
   );
   return handle;
+}
+
+// ---------------------------------------------------------------------------
+// Raw wire-level clients for the conformance server (protocol-*.test.mjs)
+// ---------------------------------------------------------------------------
+
+/** The protocol conformance server (examples/conformance.rs). */
+export const CONFORMANCE_BIN =
+  process.env.CONFORMANCE_BIN || path.resolve(HERE, '../../target/debug/examples/conformance');
+
+/** The conformance server's fixed settings (ms / bytes). */
+export const CONFORMANCE = Object.freeze({
+  pingInterval: 300,
+  pingTimeout: 200,
+  connectTimeout: 1000,
+  maxPayload: 1_000_000,
+});
+
+/** Engine.IO v4 record separator between the packets of a polling payload. */
+export const SEP = '\x1e';
+
+/** Raw clients (requests, websockets, pollers) destroyed after every test. */
+const rawResources = new Set();
+
+function trackRaw(resource) {
+  rawResources.add(resource);
+  return resource;
+}
+
+/** Destroys every raw request / websocket / polling client still open. */
+export function closeRawClients() {
+  for (const r of [...rawResources]) {
+    try {
+      r.destroy();
+    } catch {
+      /* ignore */
+    }
+  }
+  rawResources.clear();
+}
+
+/**
+ * useServer() for the conformance server: starts CONFORMANCE_BIN once for the
+ * file, destroys the raw clients after each test, and fails at the end of the
+ * file if the server crashed or printed a panic.
+ */
+export function useConformanceServer(env = {}) {
+  const handle = {
+    server: null,
+    get url() {
+      return this.server && this.server.url;
+    },
+    get port() {
+      return this.server && this.server.port;
+    },
+  };
+  before(
+    async () => {
+      handle.server = await startServer({ env, bin: CONFORMANCE_BIN });
+    },
+    { timeout: SERVER_START_TIMEOUT + 5_000 },
+  );
+  afterEach(() => {
+    closeRawClients();
+    closeAllClients();
+  });
+  after(
+    async () => {
+      closeRawClients();
+      closeAllClients();
+      if (handle.server) await stopServer(handle.server);
+    },
+    { timeout: SERVER_STOP_GRACE * 2 + 2_000 },
+  );
+  return handle;
+}
+
+/**
+ * Absolute http:// URL of an Engine.IO endpoint of `server` (e.g. path '/engine.io/').
+ * `params` become the query string, EIO=4 unless given (EIO: undefined omits it);
+ * params whose value is undefined are left out.
+ */
+export function eioUrl(server, pathname, params = {}) {
+  const url = new URL(pathname, serverUrl(server));
+  for (const [k, v] of Object.entries({ EIO: '4', ...params })) {
+    if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+  }
+  return url.toString();
+}
+
+/** eioUrl() with the ws:// scheme and transport=websocket unless given. */
+export function eioWsUrl(server, pathname, params = {}) {
+  return eioUrl(server, pathname, { transport: 'websocket', ...params }).replace(/^http:/, 'ws:');
+}
+
+/**
+ * One HTTP request on its own connection (no keep-alive, so concurrent requests
+ * never share a socket). Resolves with { status, headers, body (Buffer), text }.
+ * Rejects on a network error (the error keeps its `code`, e.g. ECONNRESET), when
+ * the response is cut short, or after `timeout` ms.
+ * `body`: string (sent as text/plain;charset=UTF-8 unless headers say otherwise) or Buffer.
+ */
+export function rawRequest(url, { method = 'GET', body, headers = {}, timeout = WAIT_TIMEOUT } = {}) {
+  let req;
+  const h = { ...headers };
+  if (body !== undefined) {
+    const buf = Buffer.isBuffer(body) ? body : Buffer.from(String(body), 'utf8');
+    body = buf;
+    if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) {
+      h['Content-Type'] = 'text/plain;charset=UTF-8';
+    }
+    h['Content-Length'] = String(buf.length);
+  }
+  const p = new Promise((resolve, reject) => {
+    req = http.request(url, { method, headers: h, agent: false }, (res) => {
+      const chunks = [];
+      let ended = false;
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        ended = true;
+        const buf = Buffer.concat(chunks);
+        resolve({ status: res.statusCode, headers: res.headers, body: buf, text: buf.toString('utf8') });
+      });
+      res.on('error', reject);
+      res.on('close', () => {
+        if (!ended) reject(Object.assign(new Error(`${method} ${url}: response cut short`), { code: 'ECUTSHORT' }));
+      });
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+  const resource = trackRaw({ destroy: () => req.destroy() });
+  return withTimeout(p, timeout, `${method} ${url}`, () => rawResources.delete(resource));
+}
+
+/** Asserts an engine-level JSON error answer: status, application/json, exact body. */
+export function assertEngineError(res, status, code, message) {
+  assert.equal(res.status, status, `status of ${JSON.stringify(res.text)}`);
+  assert.match(String(res.headers['content-type']), /^application\/json\b/, 'content-type');
+  assert.deepStrictEqual(JSON.parse(res.text), { code, message });
+  assert.equal(res.text, JSON.stringify({ code, message }), 'exact JSON body');
+}
+
+/** Encodes an Engine.IO v4 polling payload: strings as they are, Buffers as b<base64>. */
+export function encodePayload(packets) {
+  return packets.map((p) => (Buffer.isBuffer(p) ? `b${p.toString('base64')}` : p)).join(SEP);
+}
+
+/** Decodes an Engine.IO v4 polling payload: text packets as strings, b<base64> as Buffers. */
+export function decodePayload(text) {
+  return text.split(SEP).map((p) => (p.startsWith('b') ? Buffer.from(p.slice(1), 'base64') : p));
+}
+
+/** Parses an Engine.IO open packet ("0{...}") and checks its exact key set. */
+export function parseOpenPacket(text) {
+  assert.equal(typeof text, 'string', 'the open packet is text');
+  assert.equal(text[0], '0', `open packet type in ${JSON.stringify(text)}`);
+  const open = JSON.parse(text.slice(1));
+  assert.deepStrictEqual(Object.keys(open).sort(), ['maxPayload', 'pingInterval', 'pingTimeout', 'sid', 'upgrades']);
+  assert.equal(typeof open.sid, 'string');
+  assert.ok(open.sid.length > 0, 'non-empty sid');
+  return open;
+}
+
+/** A polling handshake on `pathname`: resolves with { res, open, sid }. */
+export async function pollingHandshake(server, pathname) {
+  const res = await rawRequest(eioUrl(server, pathname, { transport: 'polling' }));
+  assert.equal(res.status, 200, `handshake status (${res.text})`);
+  const open = parseOpenPacket(res.text);
+  return { res, open, sid: open.sid };
+}
+
+/**
+ * A raw `ws` WebSocket with a message queue. Text frames are queued as strings,
+ * binary frames as Buffers. With `autoPong`, every Engine.IO ping "2" is answered
+ * with "3" at once and not queued (counted in `pings`).
+ */
+export class RawWs {
+  constructor(url, { autoPong = false, headers } = {}) {
+    this.url = url;
+    this.autoPong = autoPong;
+    this.pings = 0;
+    this.queue = [];
+    this.waiters = [];
+    this.closeInfo = null;
+    this.openedAt = null;
+    this.ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    this.ws.binaryType = 'nodebuffer';
+    trackRaw(this);
+    this.opened = handled(
+      new Promise((resolve, reject) => {
+        this.ws.once('open', () => {
+          this.openedAt = Date.now();
+          resolve(this);
+        });
+        this.ws.on('unexpected-response', (req, res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const err = new Error(`websocket refused with HTTP ${res.statusCode}: ${text}`);
+            Object.assign(err, { status: res.statusCode, headers: res.headers, text });
+            reject(err);
+            req.destroy();
+          });
+        });
+        this.ws.on('error', (err) => reject(err));
+      }),
+    );
+    this.closed = handled(
+      new Promise((resolve) => {
+        this.ws.once('close', (code, reason) => {
+          this.closeInfo = { code, reason: reason.toString('utf8'), at: Date.now() };
+          rawResources.delete(this);
+          resolve(this.closeInfo);
+          for (const w of this.waiters.splice(0)) w.reject(new Error(`websocket closed (code ${code})`));
+        });
+      }),
+    );
+    this.ws.on('message', (data, isBinary) => {
+      const msg = isBinary ? Buffer.from(data) : data.toString('utf8');
+      if (this.autoPong && msg === '2') {
+        this.pings += 1;
+        this.send('3');
+        return;
+      }
+      const w = this.waiters.shift();
+      if (w) w.resolve(msg);
+      else this.queue.push(msg);
+    });
+  }
+
+  /** Opens a RawWs and waits for 'open' (rejects with err.status / err.text if the upgrade is refused). */
+  static open(url, opts = {}) {
+    const raw = new RawWs(url, opts);
+    return withTimeout(raw.opened, opts.timeout ?? WAIT_TIMEOUT, `websocket open ${url}`);
+  }
+
+  get isClosed() {
+    return this.closeInfo !== null;
+  }
+
+  /** Next message (string or Buffer). skipPings drops "2" messages without answering them. */
+  next({ timeout = WAIT_TIMEOUT, skipPings = false } = {}) {
+    const take = () => {
+      while (this.queue.length) {
+        const m = this.queue.shift();
+        if (skipPings && m === '2') continue;
+        return { m };
+      }
+      return null;
+    };
+    const got = take();
+    if (got) return Promise.resolve(got.m);
+    if (this.isClosed) return handled(Promise.reject(new Error(`websocket closed (code ${this.closeInfo.code})`)));
+    let waiter;
+    const p = new Promise((resolve, reject) => {
+      waiter = {
+        resolve: (m) => {
+          if (skipPings && m === '2') {
+            this.waiters.unshift(waiter);
+            return;
+          }
+          resolve(m);
+        },
+        reject,
+      };
+      this.waiters.push(waiter);
+    });
+    return withTimeout(p, timeout, `a websocket message on ${this.url}`, () => {
+      const i = this.waiters.indexOf(waiter);
+      if (i >= 0) this.waiters.splice(i, 1);
+    });
+  }
+
+  /** Next message, asserted to be a text frame. */
+  async nextText(opts) {
+    const m = await this.next(opts);
+    assert.equal(typeof m, 'string', `expected a text frame, got binary ${Buffer.isBuffer(m) ? m.toString('hex') : m}`);
+    return m;
+  }
+
+  /** Sends a string as a text frame, a Buffer as a binary frame (or as a text frame with { binary: false }). */
+  send(data, opts) {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(data, opts);
+  }
+
+  /** Resolves with the close info once the peer closed the websocket (rejects after `timeout`). */
+  waitClosed(timeout = WAIT_TIMEOUT) {
+    return withTimeout(this.closed, timeout, `websocket close of ${this.url}`);
+  }
+
+  close() {
+    try {
+      this.ws.close();
+    } catch {
+      /* ignore */
+    }
+  }
+
+  destroy() {
+    try {
+      this.ws.terminate();
+    } catch {
+      /* ignore */
+    }
+  }
+}
+
+/**
+ * A websocket attempt that may be refused: resolves with
+ * { refused: { status, headers, text } } for an HTTP answer instead of 101, or
+ * { ws } once open.
+ */
+export async function wsAttempt(url, opts = {}) {
+  try {
+    return { ws: await RawWs.open(url, opts) };
+  } catch (err) {
+    if (err.status) return { refused: { status: err.status, headers: err.headers, text: err.text } };
+    throw err;
+  }
+}
+
+/** Opens a direct websocket session on `pathname`: resolves with { ws, open, sid }. */
+export async function wsHandshake(server, pathname, { autoPong = false } = {}) {
+  const ws = await RawWs.open(eioWsUrl(server, pathname), { autoPong });
+  const open = parseOpenPacket(await ws.nextText());
+  return { ws, open, sid: open.sid };
+}
+
+/**
+ * A polling session kept alive in the background: a loop of GETs queues every
+ * received packet (strings / Buffers; noops "6" are dropped) and, with
+ * autoPong, answers pings with a POST "3". POSTs are serialized (the engine
+ * closes a session on overlapping POSTs). `closed` resolves with the reason:
+ * { status, text } of a refused GET, { packet: '1' } or { error }.
+ */
+export class PollingClient {
+  constructor(server, pathname, sid, { autoPong = true } = {}) {
+    this.server = server;
+    this.pathname = pathname;
+    this.sid = sid;
+    this.autoPong = autoPong;
+    this.url = eioUrl(server, pathname, { transport: 'polling', sid });
+    this.queue = [];
+    this.waiters = [];
+    this.pings = 0;
+    this.closeInfo = null;
+    this.stopped = false;
+    this.postChain = Promise.resolve();
+    let onClosed;
+    this.closed = handled(new Promise((resolve) => (onClosed = resolve)));
+    this._onClosed = onClosed;
+    trackRaw(this);
+    this.loop = this._loop();
+  }
+
+  static async open(server, pathname, opts) {
+    const { open, sid } = await pollingHandshake(server, pathname);
+    const client = new PollingClient(server, pathname, sid, opts);
+    client.open = open;
+    return client;
+  }
+
+  _finish(info) {
+    if (this.closeInfo) return;
+    this.closeInfo = info;
+    rawResources.delete(this);
+    this._onClosed(info);
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`polling session closed: ${JSON.stringify(info)}`));
+  }
+
+  async _loop() {
+    while (!this.stopped && !this.closeInfo) {
+      let res;
+      try {
+        res = await rawRequest(this.url, { timeout: 60_000 });
+      } catch (error) {
+        this._finish({ error: error.message });
+        return;
+      }
+      if (this.stopped) return;
+      if (res.status !== 200) {
+        this._finish({ status: res.status, text: res.text });
+        return;
+      }
+      for (const packet of decodePayload(res.text)) {
+        if (packet === '6') continue;
+        if (packet === '1') {
+          this._finish({ packet: '1' });
+          return;
+        }
+        if (packet === '2' && this.autoPong) {
+          this.pings += 1;
+          this.post('3').catch(() => {});
+          continue;
+        }
+        const w = this.waiters.shift();
+        if (w) w.resolve(packet);
+        else this.queue.push(packet);
+      }
+    }
+  }
+
+  /** POSTs a payload (string, or an array of packets for encodePayload()). Resolves with the response. */
+  post(body, opts) {
+    const payload = Array.isArray(body) ? encodePayload(body) : body;
+    const p = this.postChain.then(() => rawRequest(this.url, { method: 'POST', body: payload, ...opts }));
+    this.postChain = p.catch(() => {});
+    return handled(p);
+  }
+
+  /** Next received packet (string or Buffer). */
+  next({ timeout = WAIT_TIMEOUT } = {}) {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    if (this.closeInfo) return handled(Promise.reject(new Error(`polling session closed: ${JSON.stringify(this.closeInfo)}`)));
+    let waiter;
+    const p = new Promise((resolve, reject) => {
+      waiter = { resolve, reject };
+      this.waiters.push(waiter);
+    });
+    return withTimeout(p, timeout, `a polling packet on ${this.url}`, () => {
+      const i = this.waiters.indexOf(waiter);
+      if (i >= 0) this.waiters.splice(i, 1);
+    });
+  }
+
+  /** Resolves with the close info once the session ended (rejects after `timeout`). */
+  waitClosed(timeout = WAIT_TIMEOUT) {
+    return withTimeout(this.closed, timeout, `end of polling session ${this.sid}`);
+  }
+
+  destroy() {
+    this.stopped = true;
+    rawResources.delete(this);
+  }
+}
+
+/** Expected open-packet values of the conformance server. */
+export function assertConformanceOpen(open, upgrades) {
+  assert.deepStrictEqual(open.upgrades, upgrades, 'upgrades');
+  assert.equal(open.pingInterval, CONFORMANCE.pingInterval, 'pingInterval');
+  assert.equal(open.pingTimeout, CONFORMANCE.pingTimeout, 'pingTimeout');
+  assert.equal(open.maxPayload, CONFORMANCE.maxPayload, 'maxPayload');
+}
+
+/**
+ * A Socket.IO connection over a raw websocket on /socket.io/ (answers pings):
+ * opens the engine session, sends CONNECT for `nsp` (with `auth` if given), and
+ * reads the CONNECT answer and the "auth" event the conformance server emits.
+ * Resolves with { ws, engineSid, sid, auth }.
+ */
+export async function sioWsConnect(server, { nsp = '/', auth, autoPong = true } = {}) {
+  const { ws, sid: engineSid } = await wsHandshake(server, '/socket.io/', { autoPong });
+  const prefix = nsp === '/' ? '' : `${nsp},`;
+  ws.send(`40${prefix}${auth !== undefined ? JSON.stringify(auth) : ''}`);
+  const answer = await ws.nextText();
+  assert.ok(answer.startsWith(`40${prefix}{`), `CONNECT answer ${JSON.stringify(answer)}`);
+  const data = JSON.parse(answer.slice(2 + prefix.length));
+  assert.deepStrictEqual(Object.keys(data), ['sid'], 'CONNECT answer keys');
+  const authEvent = await ws.nextText();
+  assert.ok(authEvent.startsWith(`42${prefix}`), `auth event ${JSON.stringify(authEvent)}`);
+  const [name, received] = JSON.parse(authEvent.slice(2 + prefix.length));
+  assert.equal(name, 'auth');
+  return { ws, engineSid, sid: data.sid, auth: received };
+}
+
+/**
+ * Healthy connections kept open next to an offending one: a websocket echo
+ * session on /engine.io/ and a Socket.IO socket on /socket.io/. check() asserts
+ * both still answer (echo, message-back) and their sockets are open.
+ */
+export async function openBystanders(server) {
+  const engine = await wsHandshake(server, '/engine.io/', { autoPong: true });
+  const sio = await sioWsConnect(server);
+  return {
+    engine,
+    sio,
+    async check() {
+      assert.equal(engine.ws.isClosed, false, 'the /engine.io/ bystander is still open');
+      assert.equal(sio.ws.isClosed, false, 'the /socket.io/ bystander is still open');
+      const tag = uid('alive');
+      engine.ws.send(`4${tag}`);
+      assert.equal(await engine.ws.next(), `4${tag}`, '/engine.io/ bystander echo');
+      sio.ws.send(`42${JSON.stringify(['message', tag])}`);
+      assert.equal(await sio.ws.next(), `42${JSON.stringify(['message-back', tag])}`, '/socket.io/ bystander message-back');
+    },
+  };
+}
+
+/** Throws if the server process died or panicked, then checks it still accepts a new session on both paths. */
+export async function assertServerAlive(server) {
+  const proc = server.server || server;
+  proc.health();
+  await pollingHandshake(server, '/engine.io/');
+  await pollingHandshake(server, '/socket.io/');
 }
