@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod app;
 pub mod engine;
 pub mod socketio;
 

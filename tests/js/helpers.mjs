@@ -1122,21 +1122,28 @@ export async function sioWsConnect(server, { nsp = '/', auth, autoPong = true } 
 
 /**
  * Healthy connections kept open next to an offending one: a websocket echo
- * session on /engine.io/ and a Socket.IO socket on /socket.io/. check() asserts
- * both still answer (echo, message-back) and their sockets are open.
+ * session and a polling echo session on /engine.io/, and a Socket.IO socket over
+ * websocket on /socket.io/. check() asserts they all still answer (echo,
+ * message-back) and are still open.
  */
 export async function openBystanders(server) {
   const engine = await wsHandshake(server, '/engine.io/', { autoPong: true });
+  const polling = await PollingClient.open(server, '/engine.io/');
   const sio = await sioWsConnect(server);
   return {
     engine,
+    polling,
     sio,
     async check() {
-      assert.equal(engine.ws.isClosed, false, 'the /engine.io/ bystander is still open');
+      assert.equal(engine.ws.isClosed, false, 'the /engine.io/ websocket bystander is still open');
+      assert.equal(polling.closeInfo, null, 'the /engine.io/ polling bystander is still open');
       assert.equal(sio.ws.isClosed, false, 'the /socket.io/ bystander is still open');
       const tag = uid('alive');
       engine.ws.send(`4${tag}`);
-      assert.equal(await engine.ws.next(), `4${tag}`, '/engine.io/ bystander echo');
+      assert.equal(await engine.ws.next(), `4${tag}`, '/engine.io/ websocket bystander echo');
+      const res = await polling.post(`4${tag}`);
+      assert.equal(res.status, 200, 'polling bystander POST');
+      assert.equal(await polling.next(), `4${tag}`, '/engine.io/ polling bystander echo');
       sio.ws.send(`42${JSON.stringify(['message', tag])}`);
       assert.equal(await sio.ws.next(), `42${JSON.stringify(['message-back', tag])}`, '/socket.io/ bystander message-back');
     },

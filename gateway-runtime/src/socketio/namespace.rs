@@ -27,6 +27,8 @@ pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture + Send + Syn
 pub(crate) struct Hooks {
     pub(crate) middlewares: Vec<Middleware>,
     pub(crate) on_connection: Vec<ConnectionHandler>,
+    /// Handles events a socket has no listener of its own for (the gateways' table).
+    pub(crate) dispatcher: Option<super::socket::EventHandler>,
 }
 
 pub(crate) struct NamespaceInner {
@@ -155,6 +157,11 @@ impl Namespace {
             .unwrap_or_else(|e| e.into_inner())
             .middlewares
             .push(middleware);
+    }
+
+    /// Sets the handler for events without a socket-level listener.
+    pub(crate) fn set_dispatcher(&self, handler: super::socket::EventHandler) {
+        self.0.hooks.write().unwrap_or_else(|e| e.into_inner()).dispatcher = Some(handler);
     }
 
     /// The local sockets, by id.

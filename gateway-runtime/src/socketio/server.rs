@@ -282,6 +282,10 @@ impl DynamicNamespace {
         self
     }
 
+    pub(crate) fn set_dispatcher(&self, handler: super::socket::EventHandler) {
+        self.hooks.write().unwrap_or_else(|e| e.into_inner()).dispatcher = Some(handler);
+    }
+
     /// Adds middleware for every child namespace.
     pub fn middleware<F, Fut>(&self, middleware: F) -> &Self
     where

@@ -157,6 +157,10 @@ impl Socket {
             let handlers = self.0.handlers.read().unwrap_or_else(|e| e.into_inner());
             handlers.get(args.event()).cloned()
         };
+        let handler = handler.or_else(|| {
+            let hooks = self.0.ns.hooks.read().unwrap_or_else(|e| e.into_inner());
+            hooks.dispatcher.clone()
+        });
         let any = self.0.any.read().unwrap_or_else(|e| e.into_inner()).clone();
         let ack = ack_id.map(|id| AckSender::new(self.clone(), id));
         match (any, handler) {

@@ -1,0 +1,111 @@
+//! Errors that reach the client: [`WsException`] (NestJS's), and [`Exception`], anything a
+//! handler, guard, pipe, interceptor or hook can fail with.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// An error meant for the client, as in NestJS: the default filter emits the `exception`
+/// event with `{"status":"error","message":…,"cause":{"pattern":…,"data":…}}`, or with the
+/// error object itself when it is an object.
+///
+/// ```
+/// use gateway_runtime::app::WsException;
+/// let e = WsException::new("room is full");
+/// assert_eq!(e.message(), "room is full");
+/// let e = WsException::object(serde_json::json!({"code": "FULL", "message": "room is full"}));
+/// assert_eq!(e.message(), "room is full");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct WsException {
+    error: Value,
+}
+
+impl WsException {
+    /// An exception with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { error: Value::String(message.into()) }
+    }
+
+    /// An exception whose error is an object, sent to the client as it is.
+    pub fn object(error: Value) -> Self {
+        Self { error }
+    }
+
+    /// The error: a string, or an object.
+    pub fn error(&self) -> &Value {
+        &self.error
+    }
+
+    /// The message: the string, or the object's `message` field.
+    pub fn message(&self) -> &str {
+        match &self.error {
+            Value::String(s) => s,
+            Value::Object(o) => o.get("message").and_then(Value::as_str).unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    /// The "Forbidden resource" exception a guard's refusal becomes.
+    pub fn forbidden() -> Self {
+        Self::new("Forbidden resource")
+    }
+}
+
+impl fmt::Display for WsException {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            Value::String(s) => f.write_str(s),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// Any failure in the request pipeline. A [`WsException`] is shown to the client; other
+/// errors (and panics) become "Internal server error" and are logged.
+#[derive(Debug)]
+pub enum Exception {
+    /// An error meant for the client.
+    Ws(WsException),
+    /// An unexpected error.
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+    /// A handler, guard or hook panicked.
+    Panic(String),
+}
+
+impl Exception {
+    /// The [`WsException`], if this is one.
+    pub fn as_ws(&self) -> Option<&WsException> {
+        match self {
+            Exception::Ws(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// An internal error from a message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Exception::Internal(message.into().into())
+    }
+}
+
+impl fmt::Display for Exception {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exception::Ws(e) => e.fmt(f),
+            Exception::Internal(e) => e.fmt(f),
+            Exception::Panic(m) => write!(f, "panicked: {m}"),
+        }
+    }
+}
+
+impl From<WsException> for Exception {
+    fn from(e: WsException) -> Self {
+        Exception::Ws(e)
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for Exception {
+    fn from(e: E) -> Self {
+        Exception::Internal(Box::new(e))
+    }
+}

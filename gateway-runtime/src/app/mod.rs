@@ -1,0 +1,32 @@
+//! The gateway framework: NestJS-style gateways with dependency injection, guards, pipes,
+//! interceptors, exception filters and lifecycle hooks, on the Socket.IO server.
+//!
+//! A message flows through: guards (global → gateway → method) → interceptors (before) →
+//! pipes (on each argument) → the handler → interceptors (after) → result mapping (the
+//! return value is the acknowledgement; [`WsResponse`] emits; `Err` and panics go to the
+//! exception filters: method → gateway → global → the default, which emits NestJS's
+//! `exception` event).
+
+mod builder;
+mod context;
+mod enhancers;
+mod exception;
+mod gateway;
+mod pipeline;
+mod reply;
+mod wiring;
+
+pub use builder::{App, AppBuilder, BuildError, Module};
+pub use context::{ExecutionContext, HandlerInfo};
+pub use enhancers::{
+    ArgumentMetadata, BoxFuture, Checkable, DynExceptionFilter, DynGuard, DynInterceptor, ExceptionFilter,
+    FilterHost, Guard, Interceptor, Next, Pipe,
+};
+pub use exception::{Exception, WsException};
+pub use gateway::{
+    BoundHandler, EnhancerRef, Enhancers, FromServer, Gateway, GatewayOptions, HandlerRegistration, Hooks, Invocation,
+    NamespaceSpec, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit,
+};
+pub use gateway_core::di::{Container, Dependency, DiError, Injectable};
+pub use pipeline::{exception_payload, extract};
+pub use reply::{IntoReply, Reply, ReplyStream, WsResponse};

@@ -1,0 +1,215 @@
+//! Running a message through guards → interceptors → pipes → handler → result mapping,
+//! with exception filters on every error and panic.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+
+use futures_util::{FutureExt, StreamExt};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use super::context::{ExecutionContext, HandlerInfo};
+use super::enhancers::{ArgumentMetadata, Checkable, DynExceptionFilter, DynGuard, DynInterceptor, FilterHost, Next, Pipe};
+use super::exception::{Exception, WsException};
+use super::gateway::{BoundHandler, Invocation};
+use super::reply::Reply;
+use crate::socketio::{AckSender, Args, Socket};
+
+/// A handler with every enhancer resolved, ready to run.
+pub(crate) struct ResolvedHandler {
+    pub(crate) info: Arc<HandlerInfo>,
+    pub(crate) guards: Vec<Arc<dyn DynGuard>>,
+    pub(crate) interceptors: Vec<Arc<dyn DynInterceptor>>,
+    pub(crate) pipes: Arc<[Arc<dyn Pipe>]>,
+    pub(crate) filters: Vec<Arc<dyn DynExceptionFilter>>,
+    pub(crate) call: BoundHandler,
+    pub(crate) manual_ack: bool,
+    pub(crate) ack_errors: bool,
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs `guards` for `ctx`; `Err` when one refuses.
+pub(crate) async fn run_guards(guards: &[Arc<dyn DynGuard>], ctx: &ExecutionContext) -> Result<(), Exception> {
+    for guard in guards {
+        if !guard.can_activate_dyn(ctx).await? {
+            return Err(WsException::forbidden().into());
+        }
+    }
+    Ok(())
+}
+
+/// Handles one message.
+pub(crate) async fn run(handler: Arc<ResolvedHandler>, socket: Socket, args: Args, ack: Option<AckSender>) {
+    let ctx = ExecutionContext::new(socket.clone(), args, handler.info.clone());
+    let (auto_ack, manual_ack) = if handler.manual_ack { (None, ack) } else { (ack, None) };
+    let manual_ack = Mutex::new(manual_ack);
+    let outcome = AssertUnwindSafe(async {
+        run_guards(&handler.guards, &ctx).await?;
+        let call = |ctx: &ExecutionContext| {
+            let ack = manual_ack.lock().ok().and_then(|mut a| a.take());
+            (handler.call)(Invocation { ctx: ctx.clone(), pipes: handler.pipes.clone(), ack })
+        };
+        Next { rest: &handler.interceptors, ctx: &ctx, handler: &call }.run().await
+    })
+    .catch_unwind()
+    .await
+    .unwrap_or_else(|p| Err(Exception::Panic(panic_message(p))));
+    match outcome {
+        Ok(reply) => deliver(reply, &socket, auto_ack),
+        Err(e) => handle_exception(&handler.filters, e, &ctx, auto_ack, handler.ack_errors).await,
+    }
+}
+
+/// Sends what a handler returned.
+pub(crate) fn deliver(reply: Reply, socket: &Socket, ack: Option<AckSender>) {
+    match reply {
+        Reply::None => {}
+        Reply::Value(value) => {
+            if let Some(ack) = ack {
+                let _ = ack.send(&(value,));
+            }
+        }
+        Reply::Emit { event, data } => {
+            let _ = socket.emit(&event, &data);
+        }
+        Reply::Stream(mut stream) => {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                while let Some(item) = stream.next().await {
+                    if !socket.connected() || socket.emit(&item.event, &item.data).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// NestJS's `exception` payload for `e`: `{"status":"error","message":…,"cause":{"pattern":…,"data":…}}`,
+/// or the exception's own object.
+pub fn exception_payload(e: &Exception, ctx: &ExecutionContext) -> Value {
+    let message = match e {
+        Exception::Ws(ws) => match ws.error() {
+            obj @ Value::Object(_) => return obj.clone(),
+            Value::String(s) => Value::String(s.clone()),
+            other => other.clone(),
+        },
+        _ => Value::String("Internal server error".into()),
+    };
+    let mut cause = serde_json::Map::new();
+    cause.insert("pattern".into(), Value::String(ctx.event().to_string()));
+    let body = ctx.body();
+    if ctx.args().len() > 0 {
+        cause.insert("data".into(), body);
+    }
+    json!({ "status": "error", "message": message, "cause": Value::Object(cause) })
+}
+
+/// Gives `e` to the first filter that catches it, or to the default filter.
+pub(crate) async fn handle_exception(
+    filters: &[Arc<dyn DynExceptionFilter>],
+    e: Exception,
+    ctx: &ExecutionContext,
+    ack: Option<AckSender>,
+    ack_errors: bool,
+) {
+    if let Some(filter) = filters.iter().find(|f| f.catches_dyn(&e)) {
+        let filter = filter.clone();
+        let caught = AssertUnwindSafe(filter.catch_dyn(e, FilterHost::new(ctx, ack))).catch_unwind().await;
+        if let Err(p) = caught {
+            tracing::error!(event = ctx.event(), "exception filter panicked: {}", panic_message(p));
+        }
+        return;
+    }
+    if !matches!(e, Exception::Ws(_)) {
+        tracing::error!(
+            gateway = ctx.handler().gateway,
+            handler = ctx.handler().method,
+            event = ctx.event(),
+            "{e}"
+        );
+    }
+    let payload = exception_payload(&e, ctx);
+    match ack {
+        Some(ack) if ack_errors => {
+            let _ = ack.send(&(payload,));
+        }
+        _ => {
+            let _ = ctx.socket().emit("exception", &payload);
+        }
+    }
+}
+
+/// Extracts the message body (or one of its fields), running the pipes. Used by the code
+/// `#[subscribe_message]` generates.
+pub fn extract<T: DeserializeOwned>(
+    inv: &Invocation,
+    meta: ArgumentMetadata,
+    validate: Option<fn(&T) -> Option<&dyn validator::Validate>>,
+) -> Result<T, Exception> {
+    let args = inv.ctx.args();
+    let transforming = inv.pipes.iter().any(|p| p.transforms());
+    let value: T = if meta.field.is_none() && !transforming {
+        // Straight from the received bytes into the handler's type.
+        match args.len() {
+            0 => args.get(0),
+            1 => args.get(0),
+            _ => args.get_all(),
+        }
+        .map_err(|e| bad_body(&meta, e))?
+    } else {
+        let mut json = inv.ctx.body();
+        if let Some(field) = meta.field {
+            json = json.get(field).cloned().unwrap_or(Value::Null);
+        }
+        for pipe in inv.pipes.iter().filter(|p| p.transforms()) {
+            json = pipe.transform(json, &meta)?;
+        }
+        match meta.field {
+            None if args.len() <= 1 => args_single_with(args, json),
+            _ => serde_json::from_value(json),
+        }
+        .map_err(|e| bad_body(&meta, e))?
+    };
+    if !inv.pipes.is_empty() {
+        struct Probe<'a, T>(&'a T, Option<fn(&T) -> Option<&dyn validator::Validate>>);
+        impl<T> Checkable for Probe<'_, T> {
+            fn as_validate(&self) -> Option<&dyn validator::Validate> {
+                self.1.and_then(|f| f(self.0))
+            }
+        }
+        let probe = Probe(&value, validate);
+        for pipe in inv.pipes.iter() {
+            pipe.check(&probe, &meta)?;
+        }
+    }
+    Ok(value)
+}
+
+/// Deserializes a transformed single argument, keeping binary attachments resolvable.
+fn args_single_with<T: DeserializeOwned>(args: &Args, json: Value) -> Result<T, serde_json::Error> {
+    let text = serde_json::to_string(&json)?;
+    let mut wrapped = Args::parse_ack(format!("[{text}]").into_bytes().into())
+        .map_err(|_| <serde_json::Error as serde::de::Error>::custom("invalid transformed value"))?;
+    wrapped.set_attachments(args.attachments().to_vec());
+    wrapped.get(0)
+}
+
+fn bad_body(meta: &ArgumentMetadata, e: serde_json::Error) -> Exception {
+    let what = match meta.field {
+        Some(f) => format!("field `{f}` of the message"),
+        None => "the message".to_string(),
+    };
+    WsException::new(format!("Invalid message: {what} is not a valid `{}`: {e}", short(meta.type_name))).into()
+}
+
+fn short(type_name: &str) -> &str {
+    type_name.rsplit("::").next().unwrap_or(type_name)
+}

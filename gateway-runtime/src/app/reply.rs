@@ -1,0 +1,108 @@
+//! What a handler returns, and what the client gets for it.
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+use serde::Serialize;
+
+use super::exception::Exception;
+use crate::socketio::AnyValue;
+
+/// The outcome of a handler, after result mapping.
+pub enum Reply {
+    /// Nothing is sent (`()` or `None` returned).
+    None,
+    /// The acknowledgement's value (dropped when the client asked for none).
+    Value(AnyValue),
+    /// An emit to the client instead of an acknowledgement ([`WsResponse`]).
+    Emit {
+        /// The event.
+        event: String,
+        /// Its single argument.
+        data: AnyValue,
+    },
+    /// One emit per item until the stream ends or the client disconnects.
+    Stream(Pin<Box<dyn Stream<Item = WsResponse<AnyValue>> + Send>>),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::None => f.write_str("None"),
+            Reply::Value(v) => f.debug_tuple("Value").field(v).finish(),
+            Reply::Emit { event, data } => f.debug_struct("Emit").field("event", event).field("data", data).finish(),
+            Reply::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+/// Returned by a handler: emit `event` with `data` to the client instead of acknowledging.
+///
+/// ```
+/// use gateway_runtime::app::WsResponse;
+/// fn handler() -> WsResponse<&'static str> {
+///     WsResponse::new("pong", "hello")
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct WsResponse<T> {
+    /// The event.
+    pub event: String,
+    /// Its argument.
+    pub data: T,
+}
+
+impl<T> WsResponse<T> {
+    /// An emit of `event` with `data`.
+    pub fn new(event: impl Into<String>, data: T) -> Self {
+        Self { event: event.into(), data }
+    }
+}
+
+/// Returned by a handler: one emit per item ([`WsResponse`]) until the stream ends or the
+/// client disconnects.
+pub struct ReplyStream<S>(pub S);
+
+/// Maps a handler's return value to a [`Reply`]. Any `Serialize` value is an
+/// acknowledgement (`()` and `None` serialize to `null`: nothing is sent); [`WsResponse`]
+/// emits; [`ReplyStream`] emits each item. `Result` is unwrapped by the macro: `Err` goes
+/// to the exception filters.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a message handler",
+    note = "return a `Serialize` value (sent as the acknowledgement), `()`, `Option<T>`, `WsResponse<T>`, `ReplyStream<S>`, or a `Result` of these"
+)]
+pub trait IntoReply {
+    /// The reply.
+    fn into_reply(self) -> Result<Reply, Exception>;
+}
+
+impl<T: Serialize> IntoReply for T {
+    fn into_reply(self) -> Result<Reply, Exception> {
+        match AnyValue::from_serialize(&self).map_err(|e| Exception::Internal(Box::new(e)))? {
+            AnyValue::Null => Ok(Reply::None),
+            value => Ok(Reply::Value(value)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoReply for WsResponse<T> {
+    fn into_reply(self) -> Result<Reply, Exception> {
+        let data = AnyValue::from_serialize(&self.data).map_err(|e| Exception::Internal(Box::new(e)))?;
+        Ok(Reply::Emit { event: self.event, data })
+    }
+}
+
+impl<S, T> IntoReply for ReplyStream<S>
+where
+    S: Stream<Item = WsResponse<T>> + Send + 'static,
+    T: Serialize,
+{
+    fn into_reply(self) -> Result<Reply, Exception> {
+        use futures_util::StreamExt;
+        let mapped = self.0.map(|item| WsResponse {
+            event: item.event,
+            data: AnyValue::from_serialize(&item.data).unwrap_or_default(),
+        });
+        Ok(Reply::Stream(Box::pin(mapped)))
+    }
+}
