@@ -9,6 +9,13 @@
 pub mod adapter;
 pub mod app;
 pub mod engine;
+pub mod jwt;
+pub mod prelude;
 pub mod socketio;
+pub mod validation;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 
 pub use gateway_core as core;

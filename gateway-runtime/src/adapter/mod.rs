@@ -9,6 +9,8 @@
 
 mod local;
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -1,0 +1,278 @@
+//! `#[gateway]` on an impl block: one registration per `#[subscribe_message]` method.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, Lit, LitStr, Pat, ReturnType, Type};
+
+use crate::ctxt::Ctxt;
+use crate::enhancers;
+
+const PARAM_ATTRS: &[&str] = &["message_body", "connected_socket", "ack", "event_name", "handshake", "claims", "context"];
+
+enum Param {
+    Body { field: Option<LitStr>, ty: Type },
+    Socket,
+    Ack { optional: bool },
+    EventName,
+    Handshake,
+    Claims(Type),
+    Context,
+}
+
+fn last_ident(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        Type::Reference(r) => last_ident(&r.elem),
+        _ => None,
+    }
+}
+
+fn parse_param(cx: &Ctxt, arg: &mut syn::PatType) -> Option<Param> {
+    let mut found: Option<Param> = None;
+    let mut count = 0;
+    let ty = (*arg.ty).clone();
+    for attr in &arg.attrs {
+        let Some(ident) = attr.path().get_ident().map(|i| i.to_string()) else { continue };
+        if !PARAM_ATTRS.contains(&ident.as_str()) {
+            continue;
+        }
+        count += 1;
+        found = match ident.as_str() {
+            "message_body" => {
+                let field = match &attr.meta {
+                    syn::Meta::Path(_) => None,
+                    syn::Meta::List(_) => match attr.parse_args::<Lit>() {
+                        Ok(Lit::Str(s)) => Some(s),
+                        _ => {
+                            cx.error(attr, "write `#[message_body]` for the whole body or `#[message_body(\"field\")]` for one property");
+                            None
+                        }
+                    },
+                    other => {
+                        cx.error(other, "write `#[message_body]` or `#[message_body(\"field\")]`");
+                        None
+                    }
+                };
+                Some(Param::Body { field, ty: ty.clone() })
+            }
+            "connected_socket" => Some(Param::Socket),
+            "ack" => match last_ident(&ty).as_deref() {
+                Some("Option") => Some(Param::Ack { optional: true }),
+                Some("AckSender") => Some(Param::Ack { optional: false }),
+                _ => {
+                    cx.error(&arg.ty, "an `#[ack]` parameter is `AckSender` or `Option<AckSender>`");
+                    None
+                }
+            },
+            "event_name" => Some(Param::EventName),
+            "handshake" => Some(Param::Handshake),
+            "claims" => Some(Param::Claims(ty.clone())),
+            "context" => Some(Param::Context),
+            _ => None,
+        };
+    }
+    arg.attrs.retain(|a| !a.path().get_ident().is_some_and(|i| PARAM_ATTRS.contains(&i.to_string().as_str())));
+    if count > 1 {
+        cx.error(&arg.pat, "a parameter takes one role: keep only one of #[message_body], #[connected_socket], #[ack], ...");
+        return None;
+    }
+    if count == 0 {
+        cx.error(
+            &arg.pat,
+            "annotate this parameter with its role: #[message_body], #[message_body(\"field\")], #[connected_socket], #[ack], #[event_name], #[handshake], #[claims] or #[context]",
+        );
+        return None;
+    }
+    found
+}
+
+fn is_result(ret: &ReturnType) -> bool {
+    match ret {
+        ReturnType::Type(_, ty) => last_ident(ty).as_deref() == Some("Result"),
+        ReturnType::Default => false,
+    }
+}
+
+struct Handler {
+    event: LitStr,
+    tokens: TokenStream,
+}
+
+fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> Option<Handler> {
+    let p = quote!(::gateway_runtime::__private);
+    let pos = method.attrs.iter().position(|a| a.path().is_ident("subscribe_message"))?;
+    let attr = method.attrs.remove(pos);
+    let event = match attr.parse_args::<LitStr>() {
+        Ok(e) if e.value().is_empty() => {
+            cx.error(&e, "the event name cannot be empty");
+            e
+        }
+        Ok(e) => e,
+        Err(_) => {
+            cx.error(&attr, "name the event: `#[subscribe_message(\"event\")]`");
+            return None;
+        }
+    };
+    const RESERVED: [&str; 6] = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+    if RESERVED.contains(&event.value().as_str()) {
+        cx.error(&event, "this event name is reserved by Socket.IO; use the lifecycle hooks (OnGatewayConnection, OnGatewayDisconnect) instead");
+    }
+    let declared = enhancers::read(cx, &method.attrs, false);
+    method.attrs.retain(|a| !enhancers::is_enhancer_attr(a));
+    if !method.sig.generics.params.is_empty() {
+        cx.error(&method.sig.generics, "a message handler cannot be generic");
+    }
+    let mut has_self = false;
+    let mut extracts = Vec::new();
+    let mut call_args = Vec::new();
+    let mut asserts = Vec::new();
+    let mut manual_ack = false;
+    let validate = declared.uses_validation_pipe();
+    for (i, input) in method.sig.inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(r) => {
+                if r.reference.is_none() || r.mutability.is_some() {
+                    cx.error(r, "a message handler takes `&self`: gateways are shared between connections");
+                }
+                has_self = true;
+            }
+            FnArg::Typed(arg) => {
+                let var = format_ident!("__arg{}", i);
+                let Some(param) = parse_param(cx, arg) else { continue };
+                let ty = &*arg.ty;
+                let span = ty.span();
+                let expr = match param {
+                    Param::Body { field, ty } => {
+                        asserts.push(quote_spanned!(span=> #p::assert_body::<#ty>();));
+                        if validate {
+                            asserts.push(quote_spanned!(span=> #p::assert_validate::<#ty>();));
+                        }
+                        let field = match field {
+                            Some(f) => quote!(::std::option::Option::Some(#f)),
+                            None => quote!(::std::option::Option::None),
+                        };
+                        quote! {{
+                            fn __validate(v: &#ty) -> ::std::option::Option<&dyn #p::Validate> {
+                                #[allow(unused_imports)]
+                                use #p::{ValidateNo as _, ValidateYes as _};
+                                (&&#p::ValidateProbe(v)).probe()
+                            }
+                            #p::extract::<#ty>(
+                                &inv,
+                                #p::ArgumentMetadata { field: #field, type_name: #p::type_name::<#ty>() },
+                                ::std::option::Option::Some(__validate),
+                            )?
+                        }}
+                    }
+                    Param::Socket => quote!(::std::clone::Clone::clone(inv.ctx.socket())),
+                    Param::Ack { optional } => {
+                        manual_ack = true;
+                        if optional {
+                            quote!(inv.ack.take())
+                        } else {
+                            quote!(#p::require_ack(inv.ack.take())?)
+                        }
+                    }
+                    Param::EventName => quote!(::std::string::String::from(inv.ctx.event())),
+                    Param::Handshake => quote!(::std::clone::Clone::clone(inv.ctx.socket().handshake())),
+                    Param::Claims(ty) => quote!(#p::claims::<#ty>(&inv)?),
+                    Param::Context => quote!(::std::clone::Clone::clone(&inv.ctx)),
+                };
+                extracts.push(quote_spanned!(span=> let #var: #ty = #expr;));
+                call_args.push(var);
+            }
+        }
+        let _ = &input;
+    }
+    if !has_self {
+        cx.error(&method.sig.ident, "a message handler takes `&self` as its first parameter");
+    }
+    for input in method.sig.inputs.iter() {
+        if let FnArg::Typed(arg) = input {
+            if !matches!(*arg.pat, Pat::Ident(_) | Pat::Wild(_)) {
+                cx.error(&arg.pat, "use a plain name for handler parameters");
+            }
+        }
+    }
+    let name = &method.sig.ident;
+    let method_str = name.to_string();
+    let awaited = if method.sig.asyncness.is_some() { quote!(.await) } else { quote!() };
+    let map = if is_result(&method.sig.output) {
+        quote!(#p::reply_result(__ret))
+    } else {
+        quote!(#p::IntoReply::into_reply(__ret))
+    };
+    let enhancers = declared.enhancers_expr();
+    let metadata = declared.metadata_expr();
+    let bind = format_ident!("__gateway_bind_{}_{}", index, name);
+    let tokens = quote! {
+        #[doc(hidden)]
+        #[allow(non_snake_case, unused_mut, clippy::all)]
+        fn #bind(gateway: #p::AnyArc) -> ::std::option::Option<#p::BoundHandler> {
+            let gateway: #p::StdArc<#self_ty> = gateway.downcast::<#self_ty>().ok()?;
+            ::std::option::Option::Some(#p::StdArc::new(move |mut inv: #p::Invocation| {
+                let gateway = ::std::clone::Clone::clone(&gateway);
+                ::std::boxed::Box::pin(async move {
+                    #(#asserts)*
+                    #(#extracts)*
+                    let __ret = gateway.#name(#(#call_args),*)#awaited;
+                    #map
+                }) as #p::BoxFuture<'static, ::std::result::Result<#p::Reply, #p::Exception>>
+            }))
+        }
+        #p::inventory::submit! {
+            #p::HandlerRegistration {
+                gateway: || #p::TypeId::of::<#self_ty>(),
+                event: #event,
+                method: #method_str,
+                manual_ack: #manual_ack,
+                enhancers: || #enhancers,
+                metadata: || #metadata,
+                bind: #bind,
+            }
+        }
+    };
+    Some(Handler { event, tokens })
+}
+
+pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
+    let cx = Ctxt::new();
+    if !attr.is_empty() {
+        cx.error(&attr, "options go on the struct: `#[gateway(namespace = \"/chat\")] struct ...`; the impl block takes a bare `#[gateway]`");
+    }
+    if let Some((_, path, _)) = &item.trait_ {
+        cx.error(path, "put `#[gateway]` on the gateway's own impl block (`impl MyGateway { ... }`), not on a trait impl");
+    }
+    if !item.generics.params.is_empty() {
+        cx.error(&item.generics, "a gateway cannot be generic");
+    }
+    let self_ty = (*item.self_ty).clone();
+    let mut registrations = Vec::new();
+    let mut events: Vec<LitStr> = Vec::new();
+    for (index, impl_item) in item.items.iter_mut().enumerate() {
+        let ImplItem::Fn(method) = impl_item else { continue };
+        for attr in &method.attrs {
+            if enhancers::is_enhancer_attr(attr) && !method.attrs.iter().any(|a| a.path().is_ident("subscribe_message")) {
+                cx.error(attr, "enhancers apply to `#[subscribe_message]` methods (or to the gateway struct)");
+            }
+        }
+        if let Some(h) = handler(&cx, &self_ty, method, index) {
+            if let Some(previous) = events.iter().find(|e| e.value() == h.event.value()) {
+                cx.error(&h.event, format!("event \"{}\" already has a handler in this block", previous.value()));
+            }
+            events.push(h.event.clone());
+            registrations.push(h.tokens);
+        }
+    }
+    match cx.check() {
+        Some(errors) => quote!(#item #errors),
+        None => quote! {
+            #item
+            #[doc(hidden)]
+            const _: () = {
+                #(#registrations)*
+            };
+        },
+    }
+}

@@ -1,0 +1,628 @@
+//! The two Redis connections a server shares among its namespaces, and how they recover.
+//!
+//! - The *publisher* task owns a multiplexed connection. Everything the adapters send
+//!   (broadcasts, requests, responses, `PUBSUB NUMSUB`) goes through one bounded queue and
+//!   leaves in queue order, batched into pipelines.
+//! - The *subscriber* task owns a pub/sub connection, (re)subscribes every registered
+//!   channel and pattern after each connect, and hands each message to its namespace
+//!   adapter, in arrival order.
+//!
+//! Neither task ever gives up: after a failure it waits (exponential backoff, capped) and
+//! connects again. While Redis is unreachable, publishes are dropped, cluster-wide requests
+//! fail at once with an [`AdapterError`], and local delivery is unaffected. An outage is
+//! logged once when it starts and once when both connections are back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{MultiplexedConnection, PubSubSink};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{timeout, Instant};
+
+use crate::adapter::AdapterError;
+
+/// Receives the messages of the channels and patterns it registered.
+pub(crate) trait Listener: Send + Sync + 'static {
+    /// A message matched one of the listener's patterns.
+    fn on_pattern_message(&self, channel: &str, payload: &[u8]);
+    /// A message arrived on one of the listener's channels.
+    fn on_message(&self, channel: &str, payload: &[u8]);
+}
+
+/// Connection settings, taken from the adapter configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) command_timeout: Duration,
+    pub(crate) min_retry_delay: Duration,
+    pub(crate) max_retry_delay: Duration,
+    pub(crate) ping_interval: Duration,
+    pub(crate) queue_capacity: usize,
+}
+
+enum PubCmd {
+    Publish {
+        channel: String,
+        payload: Vec<u8>,
+    },
+    NumSub {
+        channel: String,
+        reply: oneshot::Sender<Result<usize, String>>,
+    },
+    /// Checks the connection (sent after the subscriber reconnected).
+    Ping,
+}
+
+#[derive(Clone)]
+enum Subscription {
+    Channel(String),
+    Pattern(String),
+}
+
+#[derive(Default)]
+struct Routes {
+    channels: HashMap<String, Weak<dyn Listener>>,
+    patterns: HashMap<String, Weak<dyn Listener>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Link {
+    Publisher,
+    Subscriber,
+}
+
+/// Connection state, and the once-per-outage logging.
+#[derive(Default)]
+struct Health {
+    publisher_up: AtomicBool,
+    subscriber_up: AtomicBool,
+    outage: AtomicBool,
+}
+
+impl Health {
+    fn flag(&self, link: Link) -> &AtomicBool {
+        match link {
+            Link::Publisher => &self.publisher_up,
+            Link::Subscriber => &self.subscriber_up,
+        }
+    }
+
+    fn down(&self, link: Link, error: &str) {
+        self.flag(link).store(false, Ordering::Release);
+        if !self.outage.swap(true, Ordering::AcqRel) {
+            tracing::error!(
+                ?link,
+                error,
+                "Redis adapter: connection to Redis lost; local delivery continues, \
+                 cluster-wide requests fail until it is back (reconnecting)"
+            );
+        } else {
+            tracing::debug!(?link, error, "Redis adapter: still disconnected");
+        }
+    }
+
+    fn up(&self, link: Link) {
+        self.flag(link).store(true, Ordering::Release);
+        if self.publisher_up.load(Ordering::Acquire)
+            && self.subscriber_up.load(Ordering::Acquire)
+            && self.outage.swap(false, Ordering::AcqRel)
+        {
+            tracing::info!("Redis adapter: reconnected to Redis, subscriptions restored");
+        }
+    }
+
+    fn connected(&self) -> bool {
+        self.publisher_up.load(Ordering::Acquire) && self.subscriber_up.load(Ordering::Acquire)
+    }
+}
+
+struct Shared {
+    client: redis::Client,
+    settings: Settings,
+    routes: RwLock<Routes>,
+    health: Health,
+    /// Set while publishes are being dropped because the queue is full (logged once).
+    queue_full: AtomicBool,
+}
+
+impl Shared {
+    fn subscriptions(&self) -> Vec<Subscription> {
+        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        routes
+            .patterns
+            .keys()
+            .cloned()
+            .map(Subscription::Pattern)
+            .chain(routes.channels.keys().cloned().map(Subscription::Channel))
+            .collect()
+    }
+
+    fn dispatch(&self, msg: &redis::Msg) {
+        let channel = msg.get_channel_name();
+        let payload = msg.get_payload_bytes();
+        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        if msg.from_pattern() {
+            let pattern: String = msg.get_pattern().unwrap_or_default();
+            let listener = routes.patterns.get(&pattern).and_then(Weak::upgrade);
+            drop(routes);
+            if let Some(listener) = listener {
+                listener.on_pattern_message(channel, payload);
+            }
+        } else {
+            let listener = routes.channels.get(channel).and_then(Weak::upgrade);
+            drop(routes);
+            if let Some(listener) = listener {
+                listener.on_message(channel, payload);
+            }
+        }
+    }
+}
+
+/// Handle on the connection tasks. They stop when the last handle is dropped.
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    publish_tx: mpsc::Sender<PubCmd>,
+    subscribe_tx: mpsc::UnboundedSender<Subscription>,
+    started: AtomicBool,
+    #[allow(clippy::type_complexity)]
+    not_started: Mutex<
+        Option<(
+            mpsc::Receiver<PubCmd>,
+            mpsc::UnboundedReceiver<Subscription>,
+        )>,
+    >,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("connected", &self.shared.health.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    pub(crate) fn new(client: redis::Client, settings: Settings) -> Self {
+        let (publish_tx, publish_rx) = mpsc::channel(settings.queue_capacity.max(1));
+        let (subscribe_tx, subscribe_rx) = mpsc::unbounded_channel();
+        Self {
+            shared: Arc::new(Shared {
+                client,
+                settings,
+                routes: RwLock::default(),
+                health: Health::default(),
+                queue_full: AtomicBool::new(false),
+            }),
+            publish_tx,
+            subscribe_tx,
+            started: AtomicBool::new(false),
+            not_started: Mutex::new(Some((publish_rx, subscribe_rx))),
+        }
+    }
+
+    /// Starts the connection tasks, once, when called inside a tokio runtime.
+    pub(crate) fn ensure_started(&self) {
+        if self.started.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut slot = self.not_started.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((publish_rx, subscribe_rx)) = slot.take() {
+            runtime.spawn(run_publisher(self.shared.clone(), publish_rx));
+            runtime.spawn(run_subscriber(
+                self.shared.clone(),
+                subscribe_rx,
+                self.publish_tx.clone(),
+            ));
+            self.started.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether both connections are currently up.
+    pub(crate) fn connected(&self) -> bool {
+        self.shared.health.connected()
+    }
+
+    /// Routes `channels` and `pattern` to `listener` and subscribes them (now if connected,
+    /// else on the next connect).
+    pub(crate) fn register(&self, listener: Weak<dyn Listener>, channels: &[String], pattern: &str) {
+        {
+            let mut routes = self.shared.routes.write().unwrap_or_else(|e| e.into_inner());
+            routes
+                .patterns
+                .insert(pattern.to_owned(), listener.clone());
+            for channel in channels {
+                routes.channels.insert(channel.clone(), listener.clone());
+            }
+        }
+        let _ = self
+            .subscribe_tx
+            .send(Subscription::Pattern(pattern.to_owned()));
+        for channel in channels {
+            let _ = self.subscribe_tx.send(Subscription::Channel(channel.clone()));
+        }
+        self.ensure_started();
+    }
+
+    /// Queues a PUBLISH. Fails only when the queue is full (Redis too slow) or stopped; a
+    /// message queued while Redis is unreachable is dropped by the publisher.
+    pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) -> Result<(), AdapterError> {
+        self.ensure_started();
+        match self.publish_tx.try_send(PubCmd::Publish { channel, payload }) {
+            Ok(()) => {
+                self.shared.queue_full.store(false, Ordering::Release);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.shared.queue_full.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        "Redis adapter: the publish queue is full (Redis too slow?); \
+                         dropping messages to other nodes"
+                    );
+                }
+                Err(AdapterError("the Redis publish queue is full".into()))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(AdapterError("the Redis adapter is stopped".into()))
+            }
+        }
+    }
+
+    /// `PUBSUB NUMSUB channel`: how many connections subscribe to `channel`.
+    pub(crate) async fn numsub(&self, channel: &str) -> Result<usize, AdapterError> {
+        self.ensure_started();
+        let (reply, rx) = oneshot::channel();
+        let cmd = PubCmd::NumSub {
+            channel: channel.to_owned(),
+            reply,
+        };
+        self.publish_tx
+            .try_send(cmd)
+            .map_err(|_| AdapterError("the Redis publish queue is full or stopped".into()))?;
+        let wait = self.shared.settings.command_timeout + self.shared.settings.connect_timeout;
+        match timeout(wait, rx).await {
+            Ok(Ok(result)) => result.map_err(AdapterError),
+            Ok(Err(_)) => Err(AdapterError("the Redis adapter is stopped".into())),
+            Err(_) => Err(AdapterError("timeout reached while waiting for Redis".into())),
+        }
+    }
+}
+
+/// Exponential backoff between connection attempts.
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(settings: &Settings) -> Self {
+        Self {
+            min: settings.min_retry_delay,
+            max: settings.max_retry_delay.max(settings.min_retry_delay),
+            next: settings.min_retry_delay,
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+
+    fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+fn describe(e: &redis::RedisError) -> String {
+    e.to_string()
+}
+
+async fn connect_publisher(shared: &Shared) -> Result<MultiplexedConnection, String> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(shared.settings.connect_timeout)
+        .set_response_timeout(shared.settings.command_timeout);
+    match timeout(
+        shared.settings.connect_timeout,
+        shared
+            .client
+            .get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err("timeout while connecting".into()),
+    }
+}
+
+fn fail(batch: Vec<PubCmd>, error: &str) {
+    for cmd in batch {
+        if let PubCmd::NumSub { reply, .. } = cmd {
+            let _ = reply.send(Err(format!("Redis is unavailable: {error}")));
+        }
+    }
+}
+
+/// Sends `batch` as one pipeline; replies go to the NUMSUB requesters.
+async fn run_batch(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+    batch: &mut Vec<PubCmd>,
+) -> Result<(), redis::RedisError> {
+    let mut pipe = redis::pipe();
+    for cmd in batch.iter() {
+        match cmd {
+            PubCmd::Publish { channel, payload } => {
+                pipe.cmd("PUBLISH").arg(channel).arg(payload.as_slice());
+            }
+            PubCmd::NumSub { channel, .. } => {
+                pipe.cmd("PUBSUB").arg("NUMSUB").arg(channel);
+            }
+            PubCmd::Ping => {
+                pipe.cmd("PING");
+            }
+        }
+    }
+    let replies: Vec<redis::Value> =
+        match timeout(shared.settings.command_timeout, pipe.query_async(conn)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(redis::RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "timeout waiting for Redis",
+                )))
+            }
+        };
+    for (cmd, reply) in batch.drain(..).zip(replies) {
+        if let PubCmd::NumSub { reply: tx, .. } = cmd {
+            let _ = tx.send(parse_numsub(&reply));
+        }
+    }
+    Ok(())
+}
+
+fn parse_numsub(reply: &redis::Value) -> Result<usize, String> {
+    use redis::Value;
+    let items = match reply {
+        Value::Array(items) => items.as_slice(),
+        Value::Map(pairs) => {
+            // RESP3 answers a map {channel: count}
+            return pairs
+                .first()
+                .and_then(|(_, v)| redis::from_redis_value::<i64>(v).ok())
+                .map(|n| n.max(0) as usize)
+                .ok_or_else(|| "unexpected PUBSUB NUMSUB reply".into());
+        }
+        _ => &[],
+    };
+    items
+        .get(1)
+        .and_then(|v| redis::from_redis_value::<i64>(v).ok())
+        .map(|n| n.max(0) as usize)
+        .ok_or_else(|| "unexpected PUBSUB NUMSUB reply".into())
+}
+
+const MAX_BATCH: usize = 512;
+
+async fn run_publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<PubCmd>) {
+    let mut backoff = Backoff::new(&shared.settings);
+    let mut conn: Option<MultiplexedConnection> = None;
+    let mut retry_at = Instant::now();
+    loop {
+        if conn.is_none() && Instant::now() >= retry_at {
+            match connect_publisher(&shared).await {
+                Ok(c) => {
+                    conn = Some(c);
+                    backoff.reset();
+                    shared.health.up(Link::Publisher);
+                }
+                Err(e) => {
+                    shared.health.down(Link::Publisher, &e);
+                    retry_at = Instant::now() + backoff.next_delay();
+                }
+            }
+        }
+        let first = if conn.is_some() {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                cmd = rx.recv() => cmd,
+                _ = tokio::time::sleep_until(retry_at) => continue,
+            }
+        };
+        let Some(first) = first else {
+            return; // every handle is gone
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let Some(c) = conn.as_mut() else {
+            fail(batch, "not connected");
+            continue;
+        };
+        if let Err(e) = run_batch(&shared, c, &mut batch).await {
+            conn = None;
+            let error = describe(&e);
+            shared.health.down(Link::Publisher, &error);
+            // A dropped connection (Redis restarted) is worth one immediate retry; the
+            // commands were not sent, so sending them again cannot duplicate them.
+            if e.is_connection_dropped() || e.is_connection_refusal() {
+                if let Ok(mut fresh) = connect_publisher(&shared).await {
+                    shared.health.up(Link::Publisher);
+                    backoff.reset();
+                    match run_batch(&shared, &mut fresh, &mut batch).await {
+                        Ok(()) => {
+                            conn = Some(fresh);
+                            continue;
+                        }
+                        Err(e) => shared.health.down(Link::Publisher, &describe(&e)),
+                    }
+                }
+            }
+            fail(batch, &error);
+            retry_at = Instant::now() + backoff.next_delay();
+        }
+    }
+}
+
+async fn subscribe(
+    sink: &mut PubSubSink,
+    subscription: &Subscription,
+    limit: Duration,
+) -> Result<(), String> {
+    let result = match subscription {
+        Subscription::Channel(channel) => timeout(limit, sink.subscribe(channel)).await,
+        Subscription::Pattern(pattern) => timeout(limit, sink.psubscribe(pattern)).await,
+    };
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err("timeout while subscribing".into()),
+    }
+}
+
+/// Waits `delay`; `false` when every handle is gone (the task must stop).
+async fn pause(subscribe_rx: &mut mpsc::UnboundedReceiver<Subscription>, delay: Duration) -> bool {
+    let deadline = Instant::now() + delay;
+    loop {
+        tokio::select! {
+            cmd = subscribe_rx.recv() => {
+                if cmd.is_none() {
+                    return false;
+                }
+                // Routes are kept in `Shared`; everything is subscribed on connect.
+            }
+            _ = tokio::time::sleep_until(deadline) => return true,
+        }
+    }
+}
+
+async fn run_subscriber(
+    shared: Arc<Shared>,
+    mut subscribe_rx: mpsc::UnboundedReceiver<Subscription>,
+    publish_tx: mpsc::Sender<PubCmd>,
+) {
+    let settings = shared.settings.clone();
+    let mut backoff = Backoff::new(&settings);
+    loop {
+        let pubsub = match timeout(settings.connect_timeout, shared.client.get_async_pubsub()).await
+        {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                shared.health.down(Link::Subscriber, &describe(&e));
+                if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+                    return;
+                }
+                continue;
+            }
+            Err(_) => {
+                shared
+                    .health
+                    .down(Link::Subscriber, "timeout while connecting");
+                if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let (mut sink, mut stream) = pubsub.split();
+        // Drain queued requests first: everything registered so far is in the routes.
+        while subscribe_rx.try_recv().is_ok() {}
+        let mut failed = None;
+        for subscription in shared.subscriptions() {
+            if let Err(e) = subscribe(&mut sink, &subscription, settings.command_timeout).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = failed {
+            shared.health.down(Link::Subscriber, &e);
+            if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+                return;
+            }
+            continue;
+        }
+        backoff.reset();
+        shared.health.up(Link::Subscriber);
+        // The publisher's connection may be stale too (Redis restarted): check it now.
+        let _ = publish_tx.try_send(PubCmd::Ping);
+
+        let mut ping = tokio::time::interval_at(
+            Instant::now() + settings.ping_interval,
+            settings.ping_interval,
+        );
+        let reason = loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(msg) => shared.dispatch(&msg),
+                    None => break "connection closed".to_owned(),
+                },
+                cmd = subscribe_rx.recv() => match cmd {
+                    Some(subscription) => {
+                        if let Err(e) = subscribe(&mut sink, &subscription, settings.command_timeout).await {
+                            break e;
+                        }
+                    }
+                    None => return,
+                },
+                _ = ping.tick() => {
+                    match timeout(settings.command_timeout, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => break describe(&e),
+                        Err(_) => break "no answer to PING".to_owned(),
+                    }
+                }
+            }
+        };
+        shared.health.down(Link::Subscriber, &reason);
+        if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numsub_replies() {
+        use redis::Value;
+        let resp2 = Value::Array(vec![
+            Value::BulkString(b"ch".to_vec()),
+            Value::Int(3),
+        ]);
+        assert_eq!(parse_numsub(&resp2), Ok(3));
+        let resp3 = Value::Map(vec![(Value::BulkString(b"ch".to_vec()), Value::Int(2))]);
+        assert_eq!(parse_numsub(&resp3), Ok(2));
+        assert!(parse_numsub(&Value::Nil).is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let settings = Settings {
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+            min_retry_delay: Duration::from_millis(100),
+            max_retry_delay: Duration::from_millis(350),
+            ping_interval: Duration::from_secs(1),
+            queue_capacity: 1,
+        };
+        let mut b = Backoff::new(&settings);
+        let delays: Vec<u128> = (0..4).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 350, 350]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 100);
+    }
+}

@@ -1,0 +1,21 @@
+//! Everything a gateway application uses: `use gateway_runtime::prelude::*;`.
+
+pub use std::sync::Arc;
+
+pub use gateway_macros::{
+    gateway, injectable, set_metadata, subscribe_message, use_connection_guards, use_filters, use_guards,
+    use_interceptors, use_pipes,
+};
+pub use serde::{Deserialize, Serialize};
+pub use validator::Validate;
+
+pub use crate::app::{
+    App, ArgumentMetadata, Checkable, Exception, ExceptionFilter, ExecutionContext, FilterHost, Guard, Interceptor,
+    Module, Next, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, Pipe, Reply, ReplyStream, WsException,
+    WsResponse,
+};
+pub use crate::jwt::{JwtGuard, JwtService};
+pub use crate::socketio::{
+    AckSender, AnyValue, Binary, DisconnectReason, Handshake, Namespace, Socket, SocketIo,
+};
+pub use crate::validation::ValidationPipe;
