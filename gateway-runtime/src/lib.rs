@@ -12,6 +12,8 @@ pub mod engine;
 pub mod jwt;
 pub mod prelude;
 pub mod socketio;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validation;
 
 #[doc(hidden)]
