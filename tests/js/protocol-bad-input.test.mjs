@@ -213,10 +213,6 @@ describe('/socket.io/ binary attachments that do not add up', () => {
       `${label} closes that connection only`,
       {
         ...T,
-        todo:
-          'server bug: the packet is accepted and echoed with a placeholder that references no attachment ' +
-          '(e.g. 451-["message-back",{"_placeholder":true,"num":5}] + 1 frame), which a socket.io client cannot decode; ' +
-          'the reference parser rejects it ("illegal attachments") and closes the connection',
       },
       async () => {
         await withBystanders(async () => {
@@ -249,9 +245,6 @@ describe('/socket.io/ packets out of place', () => {
       `${label} before any CONNECT closes the connection`,
       {
         ...T,
-        todo:
-          'server bug: the packet is silently ignored and the connection stays open until connectTimeout; ' +
-          'the Socket.IO spec says the server MUST close the connection at once if the first packet is not a CONNECT',
       },
       async () => {
         await withBystanders(async () => {
@@ -269,9 +262,6 @@ describe('/socket.io/ packets out of place', () => {
     'an EVENT to a namespace the client has not joined closes the connection',
     {
       ...T,
-      todo:
-        'server bug: 42/custom,[...] sent while only "/" is joined is silently ignored; the reference server ' +
-        'closes the connection (a packet for a namespace without CONNECT)',
     },
     async () => {
       await withBystanders(async () => {

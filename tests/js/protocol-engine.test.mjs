@@ -247,8 +247,6 @@ describe('polling', () => {
     'a client "1" (close) by POST releases the pending GET with a noop "6" and ends the session',
     {
       ...T,
-      todo:
-        'server bug: the pending GET gets "1" instead of "6" (reference engine.io answers "6"; the official engine.io suite test "forcefully closes the session" fails)',
     },
     async () => {
       const { sid } = await pollingHandshake(srv, EIO);

@@ -163,6 +163,40 @@ impl Args {
         self.attachments = attachments;
     }
 
+    /// Whether every binary placeholder in the arguments names one of `count` attachments
+    /// (and each attachment is named).
+    pub fn placeholders_within(&self, count: usize) -> bool {
+        fn walk(v: &serde_json::Value, count: usize, seen: &mut Vec<bool>) -> bool {
+            use serde_json::Value;
+            match v {
+                Value::Object(map) => {
+                    if map.get("_placeholder") == Some(&Value::Bool(true)) {
+                        return match map.get("num").and_then(Value::as_u64) {
+                            Some(n) if (n as usize) < count => {
+                                seen[n as usize] = true;
+                                true
+                            }
+                            _ => false,
+                        };
+                    }
+                    map.values().all(|v| walk(v, count, seen))
+                }
+                Value::Array(items) => items.iter().all(|v| walk(v, count, seen)),
+                _ => true,
+            }
+        }
+        let mut seen = vec![false; count];
+        for raw in self.raw_items() {
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(raw) else {
+                return false;
+            };
+            if !walk(&value, count, &mut seen) {
+                return false;
+            }
+        }
+        seen.into_iter().all(|s| s)
+    }
+
     pub(crate) fn raw_items(&self) -> impl Iterator<Item = &[u8]> {
         self.items
             .iter()
@@ -207,6 +241,19 @@ mod tests {
                 ParseError::ReservedEvent
             );
         }
+    }
+
+    #[test]
+    fn placeholder_counts() {
+        let a = Args::parse_event(
+            r#"["e",{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]"#.into(),
+        )
+        .unwrap();
+        assert!(a.placeholders_within(2));
+        assert!(!a.placeholders_within(1), "num 1 is out of range");
+        assert!(!a.placeholders_within(3), "attachment 2 is never used");
+        let a = Args::parse_event(r#"["e",{"_placeholder":true,"num":"x"}]"#.into()).unwrap();
+        assert!(!a.placeholders_within(1));
     }
 
     #[test]

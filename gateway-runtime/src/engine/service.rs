@@ -207,15 +207,20 @@ async fn handle<H: EngineHandler>(
                 _ => EngineError::BadRequest.response(cors, &parts.headers),
             },
             TransportKind::Websocket => {
-                if session.socket.transport() != TransportKind::Polling
-                    || session.upgrading.load(Ordering::Acquire)
-                {
-                    return EngineError::BadRequest.response(cors, &parts.headers);
-                }
                 let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await
                 else {
                     return EngineError::BadRequest.response(cors, &parts.headers);
                 };
+                if session.socket.transport() != TransportKind::Polling
+                    || session.upgrading.load(Ordering::Acquire)
+                {
+                    // Already upgraded (or upgrading): accept the socket and close it at
+                    // once, as engine.io does; clients without an error handler on the
+                    // upgrade request would crash on an HTTP error.
+                    return upgrade.on_upgrade(|mut ws| async move {
+                        let _ = ws.send(axum::extract::ws::Message::Close(None)).await;
+                    });
+                }
                 let engine = engine.clone();
                 configure(upgrade, &engine.config)
                     .on_upgrade(move |ws| engine.serve_upgrade(ws, session))

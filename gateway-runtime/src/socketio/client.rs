@@ -29,6 +29,7 @@ pub(crate) struct Client {
     server: Arc<ServerInner>,
     sockets: Mutex<Vec<Socket>>,
     partial: Mutex<Option<Partial>>,
+    connecting: Mutex<Vec<Box<str>>>,
     pub(crate) connected_once: AtomicBool,
 }
 
@@ -39,6 +40,7 @@ impl Client {
             server,
             sockets: Mutex::default(),
             partial: Mutex::default(),
+            connecting: Mutex::default(),
             connected_once: AtomicBool::new(false),
         })
     }
@@ -46,6 +48,20 @@ impl Client {
     fn socket(&self, nsp: &str) -> Option<Socket> {
         let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
         sockets.iter().find(|s| s.namespace_name() == nsp).cloned()
+    }
+
+    fn connecting(&self, nsp: &str) -> bool {
+        let list = self.connecting.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter().any(|n| &**n == nsp)
+    }
+
+    fn set_connecting(&self, nsp: &str, on: bool) {
+        let mut list = self.connecting.lock().unwrap_or_else(|e| e.into_inner());
+        if on {
+            list.push(nsp.into());
+        } else {
+            list.retain(|n| &**n != nsp);
+        }
     }
 
     pub(crate) fn remove(&self, nsp: &str) {
@@ -86,6 +102,12 @@ impl Client {
             return self.parse_error();
         };
         let data = frame.slice_ref(raw.data.as_bytes());
+        // Any packet but CONNECT must target a namespace this client joined, and CONNECT
+        // one it did not (socket.io closes the connection otherwise).
+        let joined = self.socket(raw.nsp).is_some() || self.connecting(raw.nsp);
+        if (raw.kind == PacketKind::Connect) == joined {
+            return self.parse_error();
+        }
         match raw.kind {
             PacketKind::Connect => self.connect(raw.nsp, raw.data),
             PacketKind::Disconnect => {
@@ -156,6 +178,9 @@ impl Client {
         let Ok(mut args) = parsed else {
             return self.parse_error();
         };
+        if kind.is_binary() && !args.placeholders_within(attachments.len()) {
+            return self.parse_error(); // a placeholder names a missing attachment
+        }
         args.set_attachments(attachments);
         let Some(socket) = self.socket(nsp) else {
             return;
@@ -168,9 +193,6 @@ impl Client {
     }
 
     fn connect(self: &Arc<Self>, nsp: &str, auth: &str) {
-        if self.socket(nsp).is_some() {
-            return;
-        }
         let auth: serde_json::Value = if auth.trim().is_empty() {
             serde_json::Value::Object(Default::default())
         } else {
@@ -191,6 +213,7 @@ impl Client {
             handshake,
         );
         let client = self.clone();
+        self.set_connecting(nsp, true);
         run_now(async move {
             let hooks = ns.hooks();
             for middleware in &hooks.middlewares {
@@ -200,9 +223,11 @@ impl Client {
                         &err.message,
                         err.data.as_ref(),
                     ));
+                    client.set_connecting(&ns.name, false);
                     return;
                 }
             }
+            client.set_connecting(&ns.name, false);
             if client.engine.is_closed() {
                 return;
             }
