@@ -76,27 +76,62 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| BuildError::Config(format!("cannot bind: {e}")))?;
-        let addr = listener.local_addr().map_err(|e| BuildError::Config(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| BuildError::Config(e.to_string()))?;
         let router = app.router::<()>();
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         });
         Ok(TestApp { app, addr, task })
     }
 
     /// A client connected to `nsp` without auth.
     pub async fn client(&self, nsp: &str) -> Result<TestClient, ClientError> {
-        TestClient::connect(self.addr, &self.app.io().engine_config().path, nsp, None, "").await
+        TestClient::connect(
+            self.addr,
+            &self.app.io().engine_config().path,
+            nsp,
+            None,
+            "",
+        )
+        .await
     }
 
     /// A client connected to `nsp` with `auth`.
-    pub async fn client_with_auth(&self, nsp: &str, auth: Value) -> Result<TestClient, ClientError> {
-        TestClient::connect(self.addr, &self.app.io().engine_config().path, nsp, Some(auth), "").await
+    pub async fn client_with_auth(
+        &self,
+        nsp: &str,
+        auth: Value,
+    ) -> Result<TestClient, ClientError> {
+        TestClient::connect(
+            self.addr,
+            &self.app.io().engine_config().path,
+            nsp,
+            Some(auth),
+            "",
+        )
+        .await
     }
 
     /// A client with extra query parameters (`"token=abc&x=1"`).
-    pub async fn client_with_query(&self, nsp: &str, query: &str) -> Result<TestClient, ClientError> {
-        TestClient::connect(self.addr, &self.app.io().engine_config().path, nsp, None, query).await
+    pub async fn client_with_query(
+        &self,
+        nsp: &str,
+        query: &str,
+    ) -> Result<TestClient, ClientError> {
+        TestClient::connect(
+            self.addr,
+            &self.app.io().engine_config().path,
+            nsp,
+            None,
+            query,
+        )
+        .await
     }
 }
 
@@ -112,10 +147,13 @@ pub struct TestClient {
     events: mpsc::UnboundedReceiver<(String, Vec<Value>, Option<u64>)>,
     pending: Pending,
     next_id: u64,
+    _closer: oneshot::Sender<()>,
 }
 
 fn values(args: &Args) -> Vec<Value> {
-    (0..args.len()).map(|i| args.get(i).unwrap_or(Value::Null)).collect()
+    (0..args.len())
+        .map(|i| args.get(i).unwrap_or(Value::Null))
+        .collect()
 }
 
 impl TestClient {
@@ -137,7 +175,11 @@ impl TestClient {
         if !matches!(open, Some(Ok(Message::Text(ref t))) if t.starts_with('0')) {
             return Err(ClientError::Transport("no open packet".into()));
         }
-        let prefix = if nsp == "/" { String::new() } else { format!("{nsp},") };
+        let prefix = if nsp == "/" {
+            String::new()
+        } else {
+            format!("{nsp},")
+        };
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
         sink.send(Message::Text(format!("40{prefix}{auth}").into()))
             .await
@@ -153,16 +195,28 @@ impl TestClient {
                 let _ = sink.send(Message::Text("3".into())).await;
                 continue;
             }
-            let Some(sio) = text.strip_prefix('4') else { continue };
-            let Ok(raw) = RawPacket::decode(sio) else { continue };
+            let Some(sio) = text.strip_prefix('4') else {
+                continue;
+            };
+            let Ok(raw) = RawPacket::decode(sio) else {
+                continue;
+            };
             match raw.kind {
                 PacketKind::Connect => {
                     let v: Value = serde_json::from_str(raw.data).unwrap_or(Value::Null);
-                    break v.get("sid").and_then(Value::as_str).unwrap_or("").to_string();
+                    break v
+                        .get("sid")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                 }
                 PacketKind::ConnectError => {
                     let v: Value = serde_json::from_str(raw.data).unwrap_or(Value::Null);
-                    let message = v.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+                    let message = v
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     return Err(ClientError::Refused(message, v.get("data").cloned()));
                 }
                 _ => {}
@@ -173,10 +227,19 @@ impl TestClient {
         let pending: Pending = Arc::default();
         let pending_reader = pending.clone();
         let pong = out.clone();
+        let (closer, mut closed) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            while let Some(text) = out_rx.recv().await {
-                if sink.send(Message::Text(text.into())).await.is_err() {
-                    break;
+            loop {
+                tokio::select! {
+                    text = out_rx.recv() => match text {
+                        Some(text) => {
+                            if sink.send(Message::Text(text.into())).await.is_err() {
+                                break;
+                            }
+                        }
+                        None => break,
+                    },
+                    _ = &mut closed => break,
                 }
             }
             let _ = sink.close().await;
@@ -188,13 +251,18 @@ impl TestClient {
                     let _ = pong.send("3".into());
                     continue;
                 }
-                let Some(sio) = text.strip_prefix('4') else { continue };
-                let Ok(raw) = RawPacket::decode(sio) else { continue };
+                let Some(sio) = text.strip_prefix('4') else {
+                    continue;
+                };
+                let Ok(raw) = RawPacket::decode(sio) else {
+                    continue;
+                };
                 let data = bytes::Bytes::copy_from_slice(raw.data.as_bytes());
                 match raw.kind {
                     PacketKind::Event | PacketKind::BinaryEvent => {
                         if let Ok(args) = Args::parse_event(data) {
-                            let _ = events_tx.send((args.event().to_string(), values(&args), raw.id));
+                            let _ =
+                                events_tx.send((args.event().to_string(), values(&args), raw.id));
                         }
                     }
                     PacketKind::Ack | PacketKind::BinaryAck => {
@@ -206,20 +274,44 @@ impl TestClient {
                         }
                     }
                     PacketKind::Disconnect => {
-                        let _ = events_tx.send(("disconnect".into(), vec![Value::from("io server disconnect")], None));
+                        let _ = events_tx.send((
+                            "disconnect".into(),
+                            vec![Value::from("io server disconnect")],
+                            None,
+                        ));
                     }
                     _ => {}
                 }
             }
-            let _ = events_tx.send(("disconnect".into(), vec![Value::from("transport close")], None));
+            let _ = events_tx.send((
+                "disconnect".into(),
+                vec![Value::from("transport close")],
+                None,
+            ));
         });
-        Ok(TestClient { nsp: nsp.to_string(), id, out, events, pending, next_id: 0 })
+        Ok(TestClient {
+            nsp: nsp.to_string(),
+            id,
+            out,
+            events,
+            pending,
+            next_id: 0,
+            _closer: closer,
+        })
     }
 
-    fn send(&self, id: Option<u64>, event: &str, args: &(impl ArgList + ?Sized)) -> Result<(), ClientError> {
-        let packet = Encoder::event(&self.nsp, id, event, args).map_err(|e| ClientError::Transport(e.to_string()))?;
+    fn send(
+        &self,
+        id: Option<u64>,
+        event: &str,
+        args: &(impl ArgList + ?Sized),
+    ) -> Result<(), ClientError> {
+        let packet = Encoder::event(&self.nsp, id, event, args)
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
         let text = String::from_utf8_lossy(&packet.text).into_owned();
-        self.out.send(text).map_err(|_| ClientError::Transport("closed".into()))
+        self.out
+            .send(text)
+            .map_err(|_| ClientError::Transport("closed".into()))
     }
 
     /// Emits `event` with `args` (a tuple, `()` for none).
@@ -250,15 +342,27 @@ impl TestClient {
 
     /// The next event received (name and arguments), waiting up to `timeout`.
     pub async fn next_event(&mut self, timeout: Duration) -> Option<(String, Vec<Value>)> {
-        self.next_event_with_ack(timeout).await.map(|(e, a, _)| (e, a))
+        self.next_event_with_ack(timeout)
+            .await
+            .map(|(e, a, _)| (e, a))
     }
 
-    async fn next_event_with_ack(&mut self, timeout: Duration) -> Option<(String, Vec<Value>, Option<u64>)> {
-        tokio::time::timeout(timeout, self.events.recv()).await.ok().flatten()
+    async fn next_event_with_ack(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<(String, Vec<Value>, Option<u64>)> {
+        tokio::time::timeout(timeout, self.events.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Waits for `event`, skipping others; returns its arguments.
-    pub async fn expect_event(&mut self, event: &str, timeout: Duration) -> Result<Vec<Value>, ClientError> {
+    pub async fn expect_event(
+        &mut self,
+        event: &str,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, ClientError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use gateway_core::di::{Container, Dependency, DiError, Injectable, ModuleDef, Registry};
 
 use super::context::{ExecutionContext, HandlerInfo};
-use super::enhancers::{DynExceptionFilter, DynGuard, DynInterceptor, ExceptionFilter, Guard, Interceptor, Pipe};
+use super::enhancers::{
+    DynExceptionFilter, DynGuard, DynInterceptor, ExceptionFilter, Guard, Interceptor, Pipe,
+};
 use super::exception::Exception;
 use super::gateway::{handlers_of, EnhancerRef, Enhancers, Gateway, GatewayOptions};
 use super::pipeline::{self, ResolvedHandler};
@@ -50,7 +52,11 @@ pub(crate) struct GatewayDecl {
     pub(crate) name: &'static str,
     pub(crate) options: GatewayOptions,
     deps: fn() -> Vec<Dependency>,
-    pub(crate) instantiate: fn(&Container, &SocketIo, Option<&crate::socketio::Namespace>) -> Result<GatewayInstance, BuildError>,
+    pub(crate) instantiate: fn(
+        &Container,
+        &SocketIo,
+        Option<&crate::socketio::Namespace>,
+    ) -> Result<GatewayInstance, BuildError>,
 }
 
 fn gateway_decl<G: Gateway>() -> GatewayDecl {
@@ -62,7 +68,12 @@ fn gateway_decl<G: Gateway>() -> GatewayDecl {
         }
         deps
     }
-    GatewayDecl { name: G::NAME, options: G::options(), deps: deps::<G>, instantiate: wiring::instantiate::<G> }
+    GatewayDecl {
+        name: G::NAME,
+        options: G::options(),
+        deps: deps::<G>,
+        instantiate: wiring::instantiate::<G>,
+    }
 }
 
 /// A group of providers and gateways with imports and exports (NestJS's `@Module`).
@@ -85,19 +96,30 @@ pub struct Module {
 
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Module").field("name", &self.name).field("imports", &self.imports).finish_non_exhaustive()
+        f.debug_struct("Module")
+            .field("name", &self.name)
+            .field("imports", &self.imports)
+            .finish_non_exhaustive()
     }
 }
 
 impl Module {
     /// An empty module.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ops: Vec::new(), gateways: Vec::new(), imports: Vec::new(), exports: HashSet::new(), global: false }
+        Self {
+            name: name.into(),
+            ops: Vec::new(),
+            gateways: Vec::new(),
+            imports: Vec::new(),
+            exports: HashSet::new(),
+            global: false,
+        }
     }
 
     /// Registers a value.
     pub fn provider<T: Send + Sync + 'static>(mut self, value: T) -> Self {
-        self.ops.push(Box::new(move |r, m| r.value_in(m, Arc::new(value))));
+        self.ops
+            .push(Box::new(move |r, m| r.value_in(m, Arc::new(value))));
         self
     }
 
@@ -115,7 +137,9 @@ impl Module {
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         E: std::fmt::Display,
     {
-        self.ops.push(Box::new(move |r, m| r.factory_in::<T, F, Fut, E>(m, factory)));
+        self.ops.push(Box::new(move |r, m| {
+            r.factory_in::<T, F, Fut, E>(m, factory)
+        }));
         self
     }
 
@@ -162,7 +186,9 @@ pub struct AppBuilder {
 
 impl std::fmt::Debug for AppBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppBuilder").field("modules", &self.modules).finish_non_exhaustive()
+        f.debug_struct("AppBuilder")
+            .field("modules", &self.modules)
+            .finish_non_exhaustive()
     }
 }
 
@@ -175,7 +201,9 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("io", &self.io).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("io", &self.io)
+            .finish_non_exhaustive()
     }
 }
 
@@ -219,15 +247,22 @@ impl App {
 
     /// Serves the application with `routes` on `listener`; on Ctrl-C, clients are
     /// disconnected with "server shutting down" before the server stops.
-    pub async fn serve(self, listener: tokio::net::TcpListener, routes: axum::Router) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        routes: axum::Router,
+    ) -> std::io::Result<()> {
         let io = self.io.clone();
         let app = routes.merge(self.io.router());
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                io.shutdown(std::time::Duration::from_secs(5)).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            io.shutdown(std::time::Duration::from_secs(5)).await;
+        })
+        .await
     }
 }
 
@@ -236,7 +271,10 @@ macro_rules! global_enhancer {
         #[doc = $doc]
         pub fn $value(mut self, enhancer: impl $trait) -> Self {
             let shared: Arc<dyn $dyn> = Arc::new(enhancer);
-            self.globals.enhancers.$field.push(EnhancerRef::Shared(shared));
+            self.globals
+                .enhancers
+                .$field
+                .push(EnhancerRef::Shared(shared));
             self
         }
 
@@ -246,7 +284,10 @@ macro_rules! global_enhancer {
             fn get<T: $trait + Injectable>(c: &Container) -> Result<Arc<dyn $dyn>, DiError> {
                 Ok(c.get::<T>()?)
             }
-            self.globals.enhancers.$field.push(EnhancerRef::Type(Dependency::auto::<T>("global"), get::<T>));
+            self.globals
+                .enhancers
+                .$field
+                .push(EnhancerRef::Type(Dependency::auto::<T>("global"), get::<T>));
             self
         }
     };
@@ -279,7 +320,8 @@ impl AppBuilder {
 
     /// Replaces the provider of `T`, wherever it is registered, with `value` (for tests).
     pub fn override_provider<T: Send + Sync + 'static>(mut self, value: T) -> Self {
-        self.overrides.push(Box::new(move |r, _| r.value_in(0, Arc::new(value))));
+        self.overrides
+            .push(Box::new(move |r, _| r.value_in(0, Arc::new(value))));
         self
     }
 
@@ -295,15 +337,51 @@ impl AppBuilder {
         self
     }
 
-    global_enhancer!(global_guard, global_guard_type, guards, Guard, DynGuard, "Adds a guard run before every handler of every gateway.");
+    global_enhancer!(
+        global_guard,
+        global_guard_type,
+        guards,
+        Guard,
+        DynGuard,
+        "Adds a guard run before every handler of every gateway."
+    );
     global_enhancer!(global_connection_guard, global_connection_guard_type, connection_guards, Guard, DynGuard, "Adds a guard run for every connection, before `handle_connection`; a refusal is a `connect_error`.");
-    global_enhancer!(global_interceptor, global_interceptor_type, interceptors, Interceptor, DynInterceptor, "Adds an interceptor around every handler.");
-    global_enhancer!(global_filter, global_filter_type, filters, ExceptionFilter, DynExceptionFilter, "Adds an exception filter tried after the method's and the gateway's.");
+    global_enhancer!(
+        global_interceptor,
+        global_interceptor_type,
+        interceptors,
+        Interceptor,
+        DynInterceptor,
+        "Adds an interceptor around every handler."
+    );
+    global_enhancer!(
+        global_filter,
+        global_filter_type,
+        filters,
+        ExceptionFilter,
+        DynExceptionFilter,
+        "Adds an exception filter tried after the method's and the gateway's."
+    );
 
     /// Adds a pipe applied to every handler argument.
     pub fn global_pipe(mut self, pipe: impl Pipe) -> Self {
         let shared: Arc<dyn Pipe> = Arc::new(pipe);
-        self.globals.enhancers.pipes.push(EnhancerRef::Shared(shared));
+        self.globals
+            .enhancers
+            .pipes
+            .push(EnhancerRef::Shared(shared));
+        self
+    }
+
+    /// Adds a pipe built by the container, applied to every handler argument.
+    pub fn global_pipe_type<T: Pipe + Injectable>(mut self) -> Self {
+        fn get<T: Pipe + Injectable>(c: &Container) -> Result<Arc<dyn Pipe>, DiError> {
+            Ok(c.get::<T>()?)
+        }
+        self.globals
+            .enhancers
+            .pipes
+            .push(EnhancerRef::Type(Dependency::auto::<T>("global"), get::<T>));
         self
     }
 
@@ -323,18 +401,33 @@ impl AppBuilder {
     /// Resolves the provider graph, builds the gateways and wires them. Fails if a
     /// provider is missing or cyclic, or gateways conflict.
     pub async fn build(self) -> Result<App, BuildError> {
-        let AppBuilder { root, modules, overrides, globals, socketio } = self;
+        let AppBuilder {
+            root,
+            modules,
+            overrides,
+            globals,
+            socketio,
+        } = self;
         let mut registry = Registry::new();
         let mut all = vec![root];
         all.extend(modules);
-        let names: HashMap<String, usize> = all.iter().enumerate().map(|(i, m)| (m.name.clone(), i)).collect();
+        let names: HashMap<String, usize> = all
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), i))
+            .collect();
         let mut decls: Vec<(usize, GatewayDecl)> = Vec::new();
         let mut indexes = Vec::new();
         for (i, m) in all.iter().enumerate() {
             let index = if i == 0 {
                 0
             } else {
-                registry.module(ModuleDef { name: m.name.clone(), imports: Vec::new(), exports: m.exports.clone(), global: m.global })
+                registry.module(ModuleDef {
+                    name: m.name.clone(),
+                    imports: Vec::new(),
+                    exports: m.exports.clone(),
+                    global: m.global,
+                })
             };
             indexes.push(index);
         }
@@ -343,7 +436,10 @@ impl AppBuilder {
             let mut imports = Vec::new();
             for name in &m.imports {
                 let target = names.get(name).ok_or_else(|| {
-                    BuildError::Config(format!("module `{}` imports `{name}`, which is not registered with `.module(..)`", m.name))
+                    BuildError::Config(format!(
+                        "module `{}` imports `{name}`, which is not registered with `.module(..)`",
+                        m.name
+                    ))
                 })?;
                 imports.push(indexes[*target]);
             }
@@ -366,7 +462,13 @@ impl AppBuilder {
         }
         let container = registry.build().await?;
         let io = wiring::configure(socketio, &decls)?.build();
-        wiring::install(&io, &container, &globals, decls.into_iter().map(|(_, d)| d).collect()).await?;
+        wiring::install(
+            &io,
+            &container,
+            &globals,
+            decls.into_iter().map(|(_, d)| d).collect(),
+        )
+        .await?;
         Ok(App { io, container })
     }
 }
@@ -390,16 +492,31 @@ pub(crate) async fn run_hook(
     }
 }
 
-pub(crate) fn hook_context(socket: &crate::socketio::Socket, gateway: &'static str, method: &'static str, metadata: Vec<(&'static str, serde_json::Value)>) -> ExecutionContext {
+pub(crate) fn hook_context(
+    socket: &crate::socketio::Socket,
+    gateway: &'static str,
+    method: &'static str,
+    metadata: Vec<(&'static str, serde_json::Value)>,
+) -> ExecutionContext {
     ExecutionContext::new(
         socket.clone(),
         Args::default(),
-        Arc::new(HandlerInfo { gateway, method, event: "connection".into(), metadata }),
+        Arc::new(HandlerInfo {
+            gateway,
+            method,
+            event: "connection".into(),
+            metadata,
+        }),
     )
 }
 
-pub(crate) fn resolve_all<T: ?Sized>(refs: &[EnhancerRef<T>], c: &Container) -> Result<Vec<Arc<T>>, BuildError> {
-    refs.iter().map(|r| r.get(c).map_err(BuildError::from)).collect()
+pub(crate) fn resolve_all<T: ?Sized>(
+    refs: &[EnhancerRef<T>],
+    c: &Container,
+) -> Result<Vec<Arc<T>>, BuildError> {
+    refs.iter()
+        .map(|r| r.get(c).map_err(BuildError::from))
+        .collect()
 }
 
 pub(crate) type AnyGateway = Arc<dyn Any + Send + Sync>;
