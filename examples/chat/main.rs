@@ -1,0 +1,80 @@
+//! A chat server: rooms, JWT login over HTTP on the same port, validated messages with
+//! acknowledgements, volatile typing indicators, and errors through exception filters.
+//!
+//! ```text
+//! JWT_SECRET=change-me cargo run --release --example chat
+//! ```
+//!
+//! Open http://127.0.0.1:3000 in two browser tabs, or script it:
+//! `POST /login {"username":"ada"}` returns `{"token":…}`; connect `socket.io-client` to
+//! `/chat` with `auth: { token }`, then `join`, `send-message`, `typing`, `leave`.
+
+mod dto;
+mod gateway;
+mod store;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gateway_runtime::prelude::{App, JwtService};
+use serde::Deserialize;
+
+use dto::User;
+use gateway::ChatGateway;
+use store::MessageStore;
+
+const TOKEN_LIFETIME_SECS: u64 = 3600;
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+}
+
+async fn login(State(jwt): State<Arc<JwtService>>, Json(body): Json<Login>) -> impl IntoResponse {
+    let name = body.username.trim();
+    if name.is_empty() || name.len() > 32 {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "username must be 1 to 32 characters" })));
+    }
+    let user = User { sub: name.to_string(), exp: jwt.now() + TOKEN_LIFETIME_SECS };
+    match jwt.sign(&user) {
+        Ok(token) => (StatusCode::OK, Json(serde_json::json!({ "token": token }))),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "error": e.to_string() }))),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let jwt = match JwtService::hs256_from_env("JWT_SECRET") {
+        Ok(jwt) => jwt,
+        Err(_) => {
+            tracing::warn!("JWT_SECRET is not set: using a development secret");
+            JwtService::hs256(b"development-secret-change-me")
+        }
+    };
+    let app = App::builder()
+        .provider(MessageStore::default())
+        .provider(jwt)
+        .gateway::<ChatGateway>()
+        .ack_errors(true)
+        .build()
+        .await?;
+
+    let routes = Router::new()
+        .route("/", get(|| async { Html(include_str!("index.html")) }))
+        .route("/login", post(login))
+        .with_state(app.get::<JwtService>()?);
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    app.serve(listener, routes).await?;
+    Ok(())
+}
