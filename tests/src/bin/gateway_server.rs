@@ -1,0 +1,271 @@
+//! The gateway fixture driven by tests/js/gateway*.test.mjs: every framework feature behind
+//! an event. Env: `PORT` (0 = any), `JWT_SECRET` (default `test-secret`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use gateway_runtime::prelude::*;
+use gateway_runtime::socketio::Socket as SioSocket;
+use serde_json::{json, Value};
+
+/// Hook and guard events, per socket id.
+#[derive(Default)]
+struct Journal(Mutex<HashMap<String, Vec<String>>>);
+
+impl Journal {
+    fn push(&self, socket: &SioSocket, what: impl Into<String>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(socket.id().to_string()).or_default().push(what.into());
+    }
+    fn of(&self, id: &str) -> Vec<String> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id).cloned().unwrap_or_default()
+    }
+}
+
+#[injectable]
+struct RecordingConnectionGuard {
+    journal: Arc<Journal>,
+}
+
+impl Guard for RecordingConnectionGuard {
+    async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
+        self.journal.push(ctx.socket(), "connection-guard");
+        if ctx.socket().handshake().auth.get("refuse").is_some() {
+            return Err(WsException::object(json!({ "message": "refused by guard", "reason": "test" })).into());
+        }
+        Ok(ctx.socket().handshake().auth.get("deny").is_none())
+    }
+}
+
+#[derive(Deserialize, Validate)]
+struct NewMessage {
+    #[validate(length(min = 1, max = 10))]
+    room: String,
+    #[validate(range(min = 1, max = 5))]
+    priority: u8,
+}
+
+#[gateway(namespace = "/")]
+#[use_connection_guards(RecordingConnectionGuard)]
+struct MainGateway {
+    journal: Arc<Journal>,
+}
+
+#[gateway]
+impl MainGateway {
+    #[subscribe_message("ok")]
+    fn ok(&self, #[message_body] body: AnyValue) -> AnyValue {
+        body
+    }
+
+    #[subscribe_message("zero")]
+    fn zero(&self) -> u8 {
+        0
+    }
+
+    #[subscribe_message("false")]
+    fn falsy(&self) -> bool {
+        false
+    }
+
+    #[subscribe_message("empty")]
+    fn empty(&self) -> &'static str {
+        ""
+    }
+
+    #[subscribe_message("unit")]
+    fn unit(&self) {}
+
+    #[subscribe_message("none")]
+    fn none(&self) -> Option<u8> {
+        None
+    }
+
+    #[subscribe_message("emit")]
+    fn emit(&self, #[message_body] n: i64) -> WsResponse<i64> {
+        WsResponse::new("emitted", n + 1)
+    }
+
+    #[subscribe_message("stream")]
+    fn stream(&self, #[message_body] count: u32) -> ReplyStream<impl futures_util::Stream<Item = WsResponse<u32>> + Send> {
+        ReplyStream(futures_util::stream::iter((0..count).map(|i| WsResponse::new("tick", i))))
+    }
+
+    #[subscribe_message("ws-error")]
+    fn ws_error(&self) -> Result<u8, WsException> {
+        Err(WsException::new("room is full"))
+    }
+
+    #[subscribe_message("object-error")]
+    fn object_error(&self) -> Result<u8, WsException> {
+        Err(WsException::object(json!({ "code": "FULL", "message": "room is full" })))
+    }
+
+    #[subscribe_message("internal")]
+    async fn internal(&self) -> Result<u8, Exception> {
+        Err(std::io::Error::other("disk on fire"))?
+    }
+
+    #[subscribe_message("panic")]
+    async fn panics(&self, #[message_body] _body: AnyValue) -> u8 {
+        tokio::task::yield_now().await;
+        panic!("handler bug")
+    }
+
+    #[subscribe_message("validate")]
+    #[use_pipes(ValidationPipe)]
+    fn validate(&self, #[message_body] msg: NewMessage) -> String {
+        format!("{}:{}", msg.room, msg.priority)
+    }
+
+    #[subscribe_message("field")]
+    fn field(&self, #[message_body("name")] name: String) -> String {
+        name
+    }
+
+    #[subscribe_message("multi")]
+    fn multi(&self, #[message_body] all: Vec<AnyValue>) -> usize {
+        all.len()
+    }
+
+    #[subscribe_message("journal")]
+    fn journal(&self, #[message_body] id: Option<String>, #[connected_socket] client: SioSocket) -> Vec<String> {
+        let id = id.unwrap_or_else(|| client.id().to_string());
+        self.journal.of(&id)
+    }
+
+    #[subscribe_message("slow")]
+    async fn slow(&self, #[message_body] ms: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    }
+}
+
+impl OnGatewayConnection for MainGateway {
+    async fn handle_connection(&self, client: &SioSocket) -> Result<(), Exception> {
+        self.journal.push(client, "handle_connection");
+        if client.handshake().auth.get("fail_hook").is_some() {
+            return Err(WsException::new("hook failed").into());
+        }
+        if client.handshake().auth.get("panic_hook").is_some() {
+            panic!("hook bug");
+        }
+        Ok(())
+    }
+}
+
+impl OnGatewayDisconnect for MainGateway {
+    async fn handle_disconnect(&self, client: &SioSocket, reason: DisconnectReason) -> Result<(), Exception> {
+        self.journal.push(client, format!("handle_disconnect:{reason}"));
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct User {
+    sub: String,
+    exp: u64,
+}
+
+#[gateway(namespace = "/secure")]
+#[use_connection_guards(JwtGuard)]
+#[use_guards(JwtGuard)]
+struct SecureGateway;
+
+#[gateway]
+impl SecureGateway {
+    #[subscribe_message("whoami")]
+    fn whoami(&self, #[claims] user: User) -> String {
+        user.sub
+    }
+}
+
+/// Requires the `role` in the auth payload to be listed in the handler's `roles` metadata.
+#[injectable]
+struct RolesGuard;
+
+impl Guard for RolesGuard {
+    async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
+        let Some(roles) = ctx.metadata("roles") else { return Ok(true) };
+        let role = ctx.socket().handshake().auth.get("role").cloned().unwrap_or(Value::Null);
+        Ok(roles.as_array().is_some_and(|r| r.contains(&role)))
+    }
+}
+
+#[gateway(namespace = "/roles")]
+#[use_guards(RolesGuard)]
+struct RolesGateway;
+
+#[gateway]
+impl RolesGateway {
+    #[subscribe_message("public")]
+    fn public(&self) -> &'static str {
+        "public"
+    }
+
+    #[subscribe_message("admin")]
+    #[set_metadata(roles = ["admin"])]
+    fn admin(&self) -> &'static str {
+        "admin"
+    }
+}
+
+#[gateway(namespace = "/ack-errors", ack_errors = true)]
+struct AckErrorsGateway;
+
+#[gateway]
+impl AckErrorsGateway {
+    #[subscribe_message("validate")]
+    #[use_pipes(ValidationPipe)]
+    fn validate(&self, #[message_body] msg: NewMessage) -> String {
+        msg.room
+    }
+
+    #[subscribe_message("ws-error")]
+    fn ws_error(&self) -> Result<u8, WsException> {
+        Err(WsException::new("room is full"))
+    }
+}
+
+#[gateway(namespace = regex("^/team-\\d+$"))]
+#[use_guards(RolesGuard)]
+struct TeamGateway {
+    #[websocket_server]
+    io: SocketIo,
+}
+
+#[gateway]
+impl TeamGateway {
+    #[subscribe_message("where")]
+    fn r#where(&self, #[connected_socket] client: SioSocket) -> String {
+        let _ = self.io.namespaces().len();
+        client.namespace_name().to_string()
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "test-secret".into());
+    let app = App::builder()
+        .provider(Journal::default())
+        .provider(JwtService::hs256(secret.as_bytes()))
+        .gateway::<MainGateway>()
+        .gateway::<SecureGateway>()
+        .gateway::<RolesGateway>()
+        .gateway::<AckErrorsGateway>()
+        .gateway::<TeamGateway>()
+        .socketio(|b| b.ping_interval(Duration::from_millis(1000)).ping_timeout(Duration::from_millis(1000)))
+        .build()
+        .await?;
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    app.serve(listener, axum::Router::new()).await?;
+    Ok(())
+}
