@@ -11,11 +11,15 @@ pub(crate) struct Ctxt {
 
 impl Ctxt {
     pub(crate) fn new() -> Self {
-        Self { errors: RefCell::new(Vec::new()) }
+        Self {
+            errors: RefCell::new(Vec::new()),
+        }
     }
 
     pub(crate) fn error(&self, tokens: impl ToTokens, message: impl std::fmt::Display) {
-        self.errors.borrow_mut().push(syn::Error::new_spanned(tokens, message));
+        self.errors
+            .borrow_mut()
+            .push(syn::Error::new_spanned(tokens, message));
     }
 
     pub(crate) fn push(&self, error: syn::Error) {

@@ -69,15 +69,22 @@ pub(crate) fn read(cx: &Ctxt, attrs: &[Attribute], allow_connection_guards: bool
             }
             continue;
         }
-        let Some(kind) = Kind::from_attr(attr) else { continue };
+        let Some(kind) = Kind::from_attr(attr) else {
+            continue;
+        };
         if kind == Kind::ConnectionGuards && !allow_connection_guards {
             cx.error(attr, "`#[use_connection_guards]` goes on the gateway struct: connection guards run once per connection, not per message");
             continue;
         }
         let list = match &attr.meta {
-            Meta::List(list) => Punctuated::<Expr, Token![,]>::parse_terminated.parse2(list.tokens.clone()),
+            Meta::List(list) => {
+                Punctuated::<Expr, Token![,]>::parse_terminated.parse2(list.tokens.clone())
+            }
             other => {
-                cx.error(other, "list the enhancers: `#[use_guards(AuthGuard, RolesGuard::new(\"admin\"))]`");
+                cx.error(
+                    other,
+                    "list the enhancers: `#[use_guards(AuthGuard, RolesGuard::new(\"admin\"))]`",
+                );
                 continue;
             }
         };
@@ -119,10 +126,22 @@ impl Declared {
     pub(crate) fn enhancers_expr(&self) -> TokenStream {
         let p = quote!(::gateway_runtime::__private);
         let guards = refs(&self.guards, quote!(#p::guard_type), quote!(#p::as_guard));
-        let connection_guards = refs(&self.connection_guards, quote!(#p::guard_type), quote!(#p::as_guard));
+        let connection_guards = refs(
+            &self.connection_guards,
+            quote!(#p::guard_type),
+            quote!(#p::as_guard),
+        );
         let pipes = refs(&self.pipes, quote!(#p::pipe_type), quote!(#p::as_pipe));
-        let interceptors = refs(&self.interceptors, quote!(#p::interceptor_type), quote!(#p::as_interceptor));
-        let filters = refs(&self.filters, quote!(#p::filter_type), quote!(#p::as_filter));
+        let interceptors = refs(
+            &self.interceptors,
+            quote!(#p::interceptor_type),
+            quote!(#p::as_interceptor),
+        );
+        let filters = refs(
+            &self.filters,
+            quote!(#p::filter_type),
+            quote!(#p::as_filter),
+        );
         quote! {
             #p::Enhancers {
                 guards: #guards,
@@ -135,13 +154,20 @@ impl Declared {
     }
 
     pub(crate) fn metadata_expr(&self) -> TokenStream {
-        let items = self.metadata.iter().map(|(k, v)| quote!((#k, ::gateway_runtime::__private::json!(#v))));
+        let items = self
+            .metadata
+            .iter()
+            .map(|(k, v)| quote!((#k, ::gateway_runtime::__private::json!(#v))));
         quote!(::std::vec![#(#items),*])
     }
 
     pub(crate) fn uses_validation_pipe(&self) -> bool {
         self.pipes.iter().any(|e| match e {
-            Expr::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "ValidationPipe"),
+            Expr::Path(p) => p
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "ValidationPipe"),
             _ => false,
         })
     }

@@ -22,7 +22,9 @@ pub(crate) fn arc_inner(ty: &Type) -> Option<Type> {
     if last.ident != "Arc" {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first()? {
         GenericArgument::Type(t) if args.args.len() == 1 => Some(t.clone()),
         _ => None,
@@ -46,7 +48,10 @@ pub(crate) fn classify(cx: &Ctxt, field: &mut Field, allow_server: bool) -> Fiel
     });
     if server {
         if !allow_server {
-            cx.error(&field.ty, "`#[websocket_server]` only works in a `#[gateway]` struct");
+            cx.error(
+                &field.ty,
+                "`#[websocket_server]` only works in a `#[gateway]` struct",
+            );
             return FieldKind::Invalid;
         }
         return FieldKind::Server;

@@ -8,7 +8,15 @@ use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, Lit, LitStr, Pat, ReturnType, T
 use crate::ctxt::Ctxt;
 use crate::enhancers;
 
-const PARAM_ATTRS: &[&str] = &["message_body", "connected_socket", "ack", "event_name", "handshake", "claims", "context"];
+const PARAM_ATTRS: &[&str] = &[
+    "message_body",
+    "connected_socket",
+    "ack",
+    "event_name",
+    "handshake",
+    "claims",
+    "context",
+];
 
 enum Param {
     Body { field: Option<LitStr>, ty: Type },
@@ -33,7 +41,9 @@ fn parse_param(cx: &Ctxt, arg: &mut syn::PatType) -> Option<Param> {
     let mut count = 0;
     let ty = (*arg.ty).clone();
     for attr in &arg.attrs {
-        let Some(ident) = attr.path().get_ident().map(|i| i.to_string()) else { continue };
+        let Some(ident) = attr.path().get_ident().map(|i| i.to_string()) else {
+            continue;
+        };
         if !PARAM_ATTRS.contains(&ident.as_str()) {
             continue;
         }
@@ -50,18 +60,27 @@ fn parse_param(cx: &Ctxt, arg: &mut syn::PatType) -> Option<Param> {
                         }
                     },
                     other => {
-                        cx.error(other, "write `#[message_body]` or `#[message_body(\"field\")]`");
+                        cx.error(
+                            other,
+                            "write `#[message_body]` or `#[message_body(\"field\")]`",
+                        );
                         None
                     }
                 };
-                Some(Param::Body { field, ty: ty.clone() })
+                Some(Param::Body {
+                    field,
+                    ty: ty.clone(),
+                })
             }
             "connected_socket" => Some(Param::Socket),
             "ack" => match last_ident(&ty).as_deref() {
                 Some("Option") => Some(Param::Ack { optional: true }),
                 Some("AckSender") => Some(Param::Ack { optional: false }),
                 _ => {
-                    cx.error(&arg.ty, "an `#[ack]` parameter is `AckSender` or `Option<AckSender>`");
+                    cx.error(
+                        &arg.ty,
+                        "an `#[ack]` parameter is `AckSender` or `Option<AckSender>`",
+                    );
                     None
                 }
             },
@@ -72,7 +91,11 @@ fn parse_param(cx: &Ctxt, arg: &mut syn::PatType) -> Option<Param> {
             _ => None,
         };
     }
-    arg.attrs.retain(|a| !a.path().get_ident().is_some_and(|i| PARAM_ATTRS.contains(&i.to_string().as_str())));
+    arg.attrs.retain(|a| {
+        !a.path()
+            .get_ident()
+            .is_some_and(|i| PARAM_ATTRS.contains(&i.to_string().as_str()))
+    });
     if count > 1 {
         cx.error(&arg.pat, "a parameter takes one role: keep only one of #[message_body], #[connected_socket], #[ack], ...");
         return None;
@@ -101,7 +124,10 @@ struct Handler {
 
 fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> Option<Handler> {
     let p = quote!(::gateway_runtime::__private);
-    let pos = method.attrs.iter().position(|a| a.path().is_ident("subscribe_message"))?;
+    let pos = method
+        .attrs
+        .iter()
+        .position(|a| a.path().is_ident("subscribe_message"))?;
     let attr = method.attrs.remove(pos);
     let event = match attr.parse_args::<LitStr>() {
         Ok(e) if e.value().is_empty() => {
@@ -114,7 +140,14 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
             return None;
         }
     };
-    const RESERVED: [&str; 6] = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+    const RESERVED: [&str; 6] = [
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+    ];
     if RESERVED.contains(&event.value().as_str()) {
         cx.error(&event, "this event name is reserved by Socket.IO; use the lifecycle hooks (OnGatewayConnection, OnGatewayDisconnect) instead");
     }
@@ -133,13 +166,18 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
         match input {
             FnArg::Receiver(r) => {
                 if r.reference.is_none() || r.mutability.is_some() {
-                    cx.error(r, "a message handler takes `&self`: gateways are shared between connections");
+                    cx.error(
+                        r,
+                        "a message handler takes `&self`: gateways are shared between connections",
+                    );
                 }
                 has_self = true;
             }
             FnArg::Typed(arg) => {
                 let var = format_ident!("__arg{}", i);
-                let Some(param) = parse_param(cx, arg) else { continue };
+                let Some(param) = parse_param(cx, arg) else {
+                    continue;
+                };
                 let ty = &*arg.ty;
                 let span = ty.span();
                 let expr = match param {
@@ -175,7 +213,9 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
                         }
                     }
                     Param::EventName => quote!(::std::string::String::from(inv.ctx.event())),
-                    Param::Handshake => quote!(::std::clone::Clone::clone(inv.ctx.socket().handshake())),
+                    Param::Handshake => {
+                        quote!(::std::clone::Clone::clone(inv.ctx.socket().handshake()))
+                    }
                     Param::Claims(ty) => quote!(#p::claims::<#ty>(&inv)?),
                     Param::Context => quote!(::std::clone::Clone::clone(&inv.ctx)),
                 };
@@ -186,7 +226,10 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
         let _ = &input;
     }
     if !has_self {
-        cx.error(&method.sig.ident, "a message handler takes `&self` as its first parameter");
+        cx.error(
+            &method.sig.ident,
+            "a message handler takes `&self` as its first parameter",
+        );
     }
     for input in method.sig.inputs.iter() {
         if let FnArg::Typed(arg) = input {
@@ -197,7 +240,11 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
     }
     let name = &method.sig.ident;
     let method_str = name.to_string();
-    let awaited = if method.sig.asyncness.is_some() { quote!(.await) } else { quote!() };
+    let awaited = if method.sig.asyncness.is_some() {
+        quote!(.await)
+    } else {
+        quote!()
+    };
     let map = if is_result(&method.sig.output) {
         quote!(#p::reply_result(__ret))
     } else {
@@ -251,15 +298,31 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
     let mut registrations = Vec::new();
     let mut events: Vec<LitStr> = Vec::new();
     for (index, impl_item) in item.items.iter_mut().enumerate() {
-        let ImplItem::Fn(method) = impl_item else { continue };
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
         for attr in &method.attrs {
-            if enhancers::is_enhancer_attr(attr) && !method.attrs.iter().any(|a| a.path().is_ident("subscribe_message")) {
-                cx.error(attr, "enhancers apply to `#[subscribe_message]` methods (or to the gateway struct)");
+            if enhancers::is_enhancer_attr(attr)
+                && !method
+                    .attrs
+                    .iter()
+                    .any(|a| a.path().is_ident("subscribe_message"))
+            {
+                cx.error(
+                    attr,
+                    "enhancers apply to `#[subscribe_message]` methods (or to the gateway struct)",
+                );
             }
         }
         if let Some(h) = handler(&cx, &self_ty, method, index) {
             if let Some(previous) = events.iter().find(|e| e.value() == h.event.value()) {
-                cx.error(&h.event, format!("event \"{}\" already has a handler in this block", previous.value()));
+                cx.error(
+                    &h.event,
+                    format!(
+                        "event \"{}\" already has a handler in this block",
+                        previous.value()
+                    ),
+                );
             }
             events.push(h.event.clone());
             registrations.push(h.tokens);

@@ -23,13 +23,22 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
     };
     for meta in list {
         let Meta::NameValue(nv) = &meta else {
-            cx.error(&meta, "write gateway options as `name = value`, e.g. `#[gateway(namespace = \"/chat\")]`");
+            cx.error(
+                &meta,
+                "write gateway options as `name = value`, e.g. `#[gateway(namespace = \"/chat\")]`",
+            );
             continue;
         };
-        let key = nv.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let key = nv
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
         let v = &nv.value;
         let str_lit = |e: &Expr| match e {
-            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Some(s.value()),
             _ => None,
         };
         match key.as_str() {
@@ -135,7 +144,11 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
                 quote!(#idx)
             }
         };
-        let label = field.ident.as_ref().map(|i| i.to_string()).unwrap_or_else(|| i.to_string());
+        let label = field
+            .ident
+            .as_ref()
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| i.to_string());
         match classify(&cx, field, true) {
             FieldKind::Provider(ty) => {
                 let span = ty.span();
@@ -151,7 +164,11 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
             FieldKind::Invalid => {}
         }
     }
-    let construct = if unit { quote!(Self) } else { quote!(Self { #(#inits),* }) };
+    let construct = if unit {
+        quote!(Self)
+    } else {
+        quote!(Self { #(#inits),* })
+    };
     let enhancers = declared.enhancers_expr();
     let metadata = declared.metadata_expr();
     let generated = quote! {

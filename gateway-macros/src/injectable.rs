@@ -14,7 +14,10 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
         cx.error(&attr, "`#[injectable]` takes no arguments");
     }
     if !item.generics.params.is_empty() {
-        cx.error(&item.generics, "an injectable cannot be generic: the container builds one value per type");
+        cx.error(
+            &item.generics,
+            "an injectable cannot be generic: the container builds one value per type",
+        );
     }
     let name = &item.ident;
     let mut deps = Vec::new();
@@ -29,20 +32,33 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
                 quote!(#idx)
             }
         };
-        let label = field.ident.as_ref().map(|i| i.to_string()).unwrap_or_else(|| i.to_string());
+        let label = field
+            .ident
+            .as_ref()
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| i.to_string());
         match classify(&cx, field, false) {
             FieldKind::Provider(ty) => {
                 let span = ty.span();
-                asserts.push(quote_spanned!(span=> ::gateway_runtime::__private::assert_provider::<#ty>();));
+                asserts.push(
+                    quote_spanned!(span=> ::gateway_runtime::__private::assert_provider::<#ty>();),
+                );
                 deps.push(quote!(::gateway_runtime::__private::Dependency::of::<#ty>(#label)));
                 inits.push(quote!(#member: container.get::<#ty>()?));
             }
             FieldKind::Default => inits.push(quote!(#member: ::std::default::Default::default())),
-            FieldKind::Server => cx.error(&field.ty, "`#[websocket_server]` is for gateways; inject `Arc<T>` providers here"),
+            FieldKind::Server => cx.error(
+                &field.ty,
+                "`#[websocket_server]` is for gateways; inject `Arc<T>` providers here",
+            ),
             FieldKind::Invalid => {}
         }
     }
-    let construct = if unit { quote!(Self) } else { quote!(Self { #(#inits),* }) };
+    let construct = if unit {
+        quote!(Self)
+    } else {
+        quote!(Self { #(#inits),* })
+    };
     let generated = quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, clippy::all)]

@@ -25,8 +25,11 @@ pub fn gateway(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(syn::Item::Struct(s)) => gateway_struct::expand(attr, s).into(),
         Ok(syn::Item::Impl(i)) => gateway_impl::expand(attr, i).into(),
         Ok(other) => {
-            let err = syn::Error::new_spanned(&other, "`#[gateway]` goes on a struct (with options) and on its impl block")
-                .to_compile_error();
+            let err = syn::Error::new_spanned(
+                &other,
+                "`#[gateway]` goes on a struct (with options) and on its impl block",
+            )
+            .to_compile_error();
             quote!(#item2 #err).into()
         }
         Err(e) => {
@@ -44,7 +47,8 @@ pub fn injectable(attr: TokenStream, item: TokenStream) -> TokenStream {
     match syn::parse2::<syn::ItemStruct>(item2.clone()) {
         Ok(s) => injectable::expand(attr.into(), s).into(),
         Err(_) => {
-            let err = syn::Error::new_spanned(&item2, "`#[injectable]` goes on a struct").to_compile_error();
+            let err = syn::Error::new_spanned(&item2, "`#[injectable]` goes on a struct")
+                .to_compile_error();
             quote!(#item2 #err).into()
         }
     }
@@ -61,8 +65,12 @@ fn misplaced(what: &str, item: TokenStream) -> TokenStream {
 fn reorder(name: &str, attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr2 = proc_macro2::TokenStream::from(attr);
     let item2 = proc_macro2::TokenStream::from(item.clone());
-    let Ok(mut s) = syn::parse2::<syn::ItemStruct>(item2) else { return misplaced(name, item) };
-    let Some(pos) = s.attrs.iter().position(|a| a.path().is_ident("gateway")) else { return misplaced(name, item) };
+    let Ok(mut s) = syn::parse2::<syn::ItemStruct>(item2) else {
+        return misplaced(name, item);
+    };
+    let Some(pos) = s.attrs.iter().position(|a| a.path().is_ident("gateway")) else {
+        return misplaced(name, item);
+    };
     let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
     let parsed: syn::Attribute = syn::parse_quote!(#[#ident(#attr2)]);
     s.attrs.insert(pos + 1, parsed);

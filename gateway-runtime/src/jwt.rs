@@ -24,7 +24,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::app::{Container, Dependency, DiError, Exception, ExecutionContext, Guard, Injectable, WsException};
+use crate::app::{
+    Container, Dependency, DiError, Exception, ExecutionContext, Guard, Injectable, WsException,
+};
 
 /// A token that failed verification, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +67,9 @@ pub struct JwtService {
 
 impl fmt::Debug for JwtService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtService").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("JwtService")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,37 +80,67 @@ impl JwtService {
         validation.validate_exp = true;
         validation.leeway = 0;
         validation.required_spec_claims = ["exp".to_string()].into();
-        Self { algorithm, encoding, decoding, validation }
+        Self {
+            algorithm,
+            encoding,
+            decoding,
+            validation,
+        }
     }
 
     /// HMAC-SHA256 with a shared secret.
     pub fn hs256(secret: &[u8]) -> Self {
-        Self::new(Algorithm::HS256, Some(EncodingKey::from_secret(secret)), DecodingKey::from_secret(secret))
+        Self::new(
+            Algorithm::HS256,
+            Some(EncodingKey::from_secret(secret)),
+            DecodingKey::from_secret(secret),
+        )
     }
 
     /// HMAC-SHA256 with the secret in environment variable `var`.
     pub fn hs256_from_env(var: &str) -> Result<Self, JwtError> {
-        let secret = std::env::var(var).map_err(|_| JwtError(format!("environment variable {var} is not set")))?;
+        let secret = std::env::var(var)
+            .map_err(|_| JwtError(format!("environment variable {var} is not set")))?;
         Ok(Self::hs256(secret.as_bytes()))
     }
 
     /// HMAC with SHA-256/384/512 (`Algorithm::HS256` …).
     pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Self {
-        Self::new(algorithm, Some(EncodingKey::from_secret(secret)), DecodingKey::from_secret(secret))
+        Self::new(
+            algorithm,
+            Some(EncodingKey::from_secret(secret)),
+            DecodingKey::from_secret(secret),
+        )
     }
 
     /// RSA (`RS256`, `RS384`, `RS512`, `PS256` …) from PEM keys; without a private key
     /// the service only verifies.
-    pub fn rsa_pem(algorithm: Algorithm, private_pem: Option<&[u8]>, public_pem: &[u8]) -> Result<Self, JwtError> {
+    pub fn rsa_pem(
+        algorithm: Algorithm,
+        private_pem: Option<&[u8]>,
+        public_pem: &[u8],
+    ) -> Result<Self, JwtError> {
         let encoding = private_pem.map(EncodingKey::from_rsa_pem).transpose()?;
-        Ok(Self::new(algorithm, encoding, DecodingKey::from_rsa_pem(public_pem)?))
+        Ok(Self::new(
+            algorithm,
+            encoding,
+            DecodingKey::from_rsa_pem(public_pem)?,
+        ))
     }
 
     /// ECDSA (`ES256`, `ES384`) from PEM keys; without a private key the service only
     /// verifies.
-    pub fn ec_pem(algorithm: Algorithm, private_pem: Option<&[u8]>, public_pem: &[u8]) -> Result<Self, JwtError> {
+    pub fn ec_pem(
+        algorithm: Algorithm,
+        private_pem: Option<&[u8]>,
+        public_pem: &[u8],
+    ) -> Result<Self, JwtError> {
         let encoding = private_pem.map(EncodingKey::from_ec_pem).transpose()?;
-        Ok(Self::new(algorithm, encoding, DecodingKey::from_ec_pem(public_pem)?))
+        Ok(Self::new(
+            algorithm,
+            encoding,
+            DecodingKey::from_ec_pem(public_pem)?,
+        ))
     }
 
     /// Requires this `iss`.
@@ -134,8 +168,15 @@ impl JwtService {
 
     /// Signs `claims`.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, JwtError> {
-        let key = self.encoding.as_ref().ok_or_else(|| JwtError("this service has no signing key".into()))?;
-        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), claims, key)?)
+        let key = self
+            .encoding
+            .as_ref()
+            .ok_or_else(|| JwtError("this service has no signing key".into()))?;
+        Ok(jsonwebtoken::encode(
+            &Header::new(self.algorithm),
+            claims,
+            key,
+        )?)
     }
 
     /// Verifies `token` and returns its claims.
@@ -160,14 +201,19 @@ pub struct JwtGuard {
 
 impl fmt::Debug for JwtGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtGuard").field("query_key", &self.query_key).finish()
+        f.debug_struct("JwtGuard")
+            .field("query_key", &self.query_key)
+            .finish()
     }
 }
 
 impl JwtGuard {
     /// A guard verifying with `jwt`.
     pub fn new(jwt: Arc<JwtService>) -> Self {
-        Self { jwt, query_key: "token".into() }
+        Self {
+            jwt,
+            query_key: "token".into(),
+        }
     }
 
     /// The query parameter that may carry the token (default `token`).
@@ -181,8 +227,15 @@ impl JwtGuard {
         if let Some(t) = handshake.auth.get("token").and_then(Value::as_str) {
             return Some(t.to_string());
         }
-        if let Some(h) = handshake.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-            if let Some(t) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+        if let Some(h) = handshake
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(t) = h
+                .strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+            {
                 return Some(t.trim().to_string());
             }
         }
@@ -191,13 +244,17 @@ impl JwtGuard {
 }
 
 fn unauthorized(reason: &str) -> Exception {
-    WsException::object(json!({ "status": "error", "message": "Unauthorized", "reason": reason })).into()
+    WsException::object(json!({ "status": "error", "message": "Unauthorized", "reason": reason }))
+        .into()
 }
 
 impl Guard for JwtGuard {
     async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
         if let Some(Claims(claims)) = ctx.socket().extension::<Claims>() {
-            let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(u64::MAX);
+            let exp = claims
+                .get("exp")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX);
             if exp > self.jwt.now() {
                 return Ok(true);
             }

@@ -3,16 +3,16 @@
 pub use std::sync::Arc;
 
 pub use gateway_macros::{
-    gateway, injectable, set_metadata, subscribe_message, use_connection_guards, use_filters, use_guards,
-    use_interceptors, use_pipes,
+    gateway, injectable, set_metadata, subscribe_message, use_connection_guards, use_filters,
+    use_guards, use_interceptors, use_pipes,
 };
 pub use serde::{Deserialize, Serialize};
 pub use validator::Validate;
 
 pub use crate::app::{
-    App, ArgumentMetadata, Checkable, Exception, ExceptionFilter, ExecutionContext, FilterHost, Guard, Interceptor,
-    Module, Next, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, Pipe, Reply, ReplyStream, WsException,
-    WsResponse,
+    App, ArgumentMetadata, Checkable, Exception, ExceptionFilter, ExecutionContext, FilterHost,
+    Guard, Interceptor, Module, Next, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit,
+    Pipe, Reply, ReplyStream, WsException, WsResponse,
 };
 pub use crate::jwt::{JwtGuard, JwtService};
 pub use crate::socketio::{

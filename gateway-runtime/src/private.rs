@@ -12,9 +12,10 @@ pub use serde_json::{json, Value};
 pub use validator::Validate;
 
 pub use crate::app::{
-    extract, ArgumentMetadata, BoundHandler, BoxFuture, Container, Dependency, DiError, DynExceptionFilter, DynGuard,
-    DynInterceptor, EnhancerRef, Enhancers, Exception, ExceptionFilter, ExecutionContext, FromServer, Gateway,
-    GatewayOptions, Guard, HandlerRegistration, Hooks, Injectable, Interceptor, IntoReply, Invocation, NamespaceSpec,
+    extract, ArgumentMetadata, BoundHandler, BoxFuture, Container, Dependency, DiError,
+    DynExceptionFilter, DynGuard, DynInterceptor, EnhancerRef, Enhancers, Exception,
+    ExceptionFilter, ExecutionContext, FromServer, Gateway, GatewayOptions, Guard,
+    HandlerRegistration, Hooks, Injectable, Interceptor, IntoReply, Invocation, NamespaceSpec,
     OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, Pipe, Reply, WsException,
 };
 pub use crate::socketio::{AckSender, DisconnectReason, Handshake, Namespace, Socket, SocketIo};
@@ -43,7 +44,9 @@ pub fn interceptor_type<T: Interceptor + Injectable>() -> EnhancerRef<dyn DynInt
 }
 
 pub fn filter_type<T: ExceptionFilter + Injectable>() -> EnhancerRef<dyn DynExceptionFilter> {
-    fn get<T: ExceptionFilter + Injectable>(c: &Container) -> Result<Arc<dyn DynExceptionFilter>, DiError> {
+    fn get<T: ExceptionFilter + Injectable>(
+        c: &Container,
+    ) -> Result<Arc<dyn DynExceptionFilter>, DiError> {
         Ok(c.get::<T>()?)
     }
     EnhancerRef::Type(Dependency::auto::<T>("filter"), get::<T>)
@@ -67,7 +70,10 @@ pub fn from_server<T: FromServer>(
     ns: Option<&Namespace>,
     gateway: &'static str,
 ) -> Result<T, DiError> {
-    T::from_server(io, ns).map_err(|message| DiError::Factory { provider: gateway, message })
+    T::from_server(io, ns).map_err(|message| DiError::Factory {
+        provider: gateway,
+        message,
+    })
 }
 
 /// Maps a handler's `Result`.
@@ -87,8 +93,13 @@ pub fn claims<T: serde::de::DeserializeOwned>(inv: &Invocation) -> Result<T, Exc
         .ctx
         .socket()
         .extension::<crate::jwt::Claims>()
-        .ok_or_else(|| Exception::from(WsException::new("Unauthorized: no verified token on this connection")))?;
-    serde_json::from_value(claims.0).map_err(|e| WsException::new(format!("Unauthorized: unexpected claims: {e}")).into())
+        .ok_or_else(|| {
+            Exception::from(WsException::new(
+                "Unauthorized: no verified token on this connection",
+            ))
+        })?;
+    serde_json::from_value(claims.0)
+        .map_err(|e| WsException::new(format!("Unauthorized: unexpected claims: {e}")).into())
 }
 
 pub fn assert_validate<T: Validate>() {}

@@ -5,7 +5,10 @@
 use serde_json::{json, Value};
 use validator::{ValidationErrors, ValidationErrorsKind};
 
-use crate::app::{ArgumentMetadata, Checkable, Container, Dependency, DiError, Exception, Injectable, Pipe, WsException};
+use crate::app::{
+    ArgumentMetadata, Checkable, Container, Dependency, DiError, Exception, Injectable, Pipe,
+    WsException,
+};
 
 /// Validates message bodies with the `validator` crate. Types without `Validate` pass
 /// through untouched (as NestJS skips primitives).
@@ -28,7 +31,11 @@ fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<Value>) {
     let mut fields: Vec<_> = errors.errors().iter().collect();
     fields.sort_by_key(|(k, _)| k.to_string());
     for (field, kind) in fields {
-        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 let constraints: Vec<_> = list.iter().map(|e| e.code.to_string()).collect();
@@ -39,7 +46,9 @@ fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<Value>) {
                         None => format!("{path} failed the `{}` constraint", e.code),
                     })
                     .collect();
-                out.push(json!({ "field": path, "constraints": constraints, "messages": messages }));
+                out.push(
+                    json!({ "field": path, "constraints": constraints, "messages": messages }),
+                );
             }
             ValidationErrorsKind::Struct(inner) => flatten(&path, inner, out),
             ValidationErrorsKind::List(items) => {
@@ -58,8 +67,17 @@ pub fn validation_exception(errors: &ValidationErrors) -> WsException {
     let summary: Vec<String> = list
         .iter()
         .map(|e| {
-            let constraints: Vec<&str> = e["constraints"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            format!("{} ({})", e["field"].as_str().unwrap_or(""), constraints.join(", "))
+            let constraints: Vec<&str> = e["constraints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            format!(
+                "{} ({})",
+                e["field"].as_str().unwrap_or(""),
+                constraints.join(", ")
+            )
         })
         .collect();
     WsException::object(json!({

@@ -42,9 +42,17 @@ struct Sent {
 impl ChatGateway {
     #[subscribe_message("send-message")]
     #[use_pipes(ValidationPipe)]
-    async fn send(&self, #[message_body] dto: SendMessage, #[connected_socket] client: Socket) -> Result<Sent, WsException> {
+    async fn send(
+        &self,
+        #[message_body] dto: SendMessage,
+        #[connected_socket] client: Socket,
+    ) -> Result<Sent, WsException> {
         let _ = (&self.chat.store, &dto.text);
-        self.server.to(dto.room.as_str()).except(client.id().as_str()).emit("new-message", &dto.room).map_err(|e| WsException::new(e.to_string()))?;
+        self.server
+            .to(dto.room.as_str())
+            .except(client.id().as_str())
+            .emit("new-message", &dto.room)
+            .map_err(|e| WsException::new(e.to_string()))?;
         Ok(Sent { id: 1 })
     }
 
@@ -62,6 +70,12 @@ impl OnGatewayConnection for ChatGateway {
 
 #[tokio::test]
 async fn builds() {
-    let app = App::builder().provider_type::<Store>().provider_type::<ChatService>().gateway::<ChatGateway>().build().await.unwrap();
+    let app = App::builder()
+        .provider_type::<Store>()
+        .provider_type::<ChatService>()
+        .gateway::<ChatGateway>()
+        .build()
+        .await
+        .unwrap();
     let _ = app.io();
 }

@@ -13,14 +13,17 @@ pub struct Container {
 
 impl std::fmt::Debug for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.values.values().map(|(_, name)| name)).finish()
+        f.debug_list()
+            .entries(self.values.values().map(|(_, name)| name))
+            .finish()
     }
 }
 
 impl Container {
     /// The provider of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Result<Arc<T>, DiError> {
-        self.try_get().ok_or(DiError::NotBuilt(std::any::type_name::<T>()))
+        self.try_get()
+            .ok_or(DiError::NotBuilt(std::any::type_name::<T>()))
     }
 
     /// The provider of type `T`, if built.

@@ -42,7 +42,12 @@ fn construct_erased<T: Injectable>(c: &Container) -> Result<AnyArc, DiError> {
 impl Dependency {
     /// A dependency on a registered provider of type `T`.
     pub fn of<T: Send + Sync + 'static>(field: &'static str) -> Self {
-        Self { id: TypeId::of::<T>(), name: std::any::type_name::<T>(), field, auto: None }
+        Self {
+            id: TypeId::of::<T>(),
+            name: std::any::type_name::<T>(),
+            field,
+            auto: None,
+        }
     }
 
     /// A dependency on `T`, built on first use when nothing registers it (used for guards,
@@ -64,7 +69,10 @@ impl Dependency {
 
 enum Kind {
     Value(AnyArc),
-    Type { deps: fn() -> Vec<Dependency>, construct: Construct },
+    Type {
+        deps: fn() -> Vec<Dependency>,
+        construct: Construct,
+    },
     Factory(Option<Factory>),
 }
 
@@ -111,7 +119,10 @@ impl Default for Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("providers", &self.entries.values().map(|e| e.name).collect::<Vec<_>>())
+            .field(
+                "providers",
+                &self.entries.values().map(|e| e.name).collect::<Vec<_>>(),
+            )
             .field("modules", &self.modules)
             .finish()
     }
@@ -135,7 +146,19 @@ impl Registry {
 
     fn add(&mut self, id: TypeId, name: &'static str, module: usize, kind: Kind) {
         let position = self.order.len();
-        if self.entries.insert(id, Entry { name, module, position, kind }).is_none() {
+        if self
+            .entries
+            .insert(
+                id,
+                Entry {
+                    name,
+                    module,
+                    position,
+                    kind,
+                },
+            )
+            .is_none()
+        {
             self.order.push(id);
         }
     }
@@ -158,7 +181,12 @@ impl Registry {
 
     /// Registers a ready value in module `module`.
     pub fn value_in<T: Send + Sync + 'static>(&mut self, module: usize, value: Arc<T>) {
-        self.add(TypeId::of::<T>(), std::any::type_name::<T>(), module, Kind::Value(value));
+        self.add(
+            TypeId::of::<T>(),
+            std::any::type_name::<T>(),
+            module,
+            Kind::Value(value),
+        );
     }
 
     /// Registers a type built from its dependencies, in the root module.
@@ -168,7 +196,10 @@ impl Registry {
 
     /// Registers a type built from its dependencies, in module `module`.
     pub fn injectable_in<T: Injectable>(&mut self, module: usize) {
-        let kind = Kind::Type { deps: T::dependencies, construct: construct_erased::<T> };
+        let kind = Kind::Type {
+            deps: T::dependencies,
+            construct: construct_erased::<T>,
+        };
         self.add(TypeId::of::<T>(), std::any::type_name::<T>(), module, kind);
     }
 
@@ -183,10 +214,18 @@ impl Registry {
     {
         let boxed: Factory = Box::new(move |c| {
             Box::pin(async move {
-                factory(c).await.map(|v| Arc::new(v) as AnyArc).map_err(|e| e.to_string())
+                factory(c)
+                    .await
+                    .map(|v| Arc::new(v) as AnyArc)
+                    .map_err(|e| e.to_string())
             })
         });
-        self.add(TypeId::of::<T>(), std::any::type_name::<T>(), module, Kind::Factory(Some(boxed)));
+        self.add(
+            TypeId::of::<T>(),
+            std::any::type_name::<T>(),
+            module,
+            Kind::Factory(Some(boxed)),
+        );
     }
 
     /// Declares something built outside the registry (a gateway) that needs `deps`: they
@@ -210,14 +249,21 @@ impl Registry {
                 None => continue,
             };
             let mut stack = Vec::new();
-            let dep = Dependency { id, name, field: "", auto: None };
-            self.resolve(dep, module, &mut stack, &mut container).await?;
+            let dep = Dependency {
+                id,
+                name,
+                field: "",
+                auto: None,
+            };
+            self.resolve(dep, module, &mut stack, &mut container)
+                .await?;
         }
         let roots = std::mem::take(&mut self.roots);
         for root in roots {
             for dep in root.deps {
                 let mut stack = vec![(root.name, TypeId::of::<()>())];
-                self.resolve(dep, root.module, &mut stack, &mut container).await?;
+                self.resolve(dep, root.module, &mut stack, &mut container)
+                    .await?;
             }
         }
         Ok(container)
@@ -227,11 +273,17 @@ impl Registry {
         if provider_module == 0 || provider_module == needed_in {
             return true;
         }
-        let Some(p) = self.modules.get(provider_module) else { return false };
+        let Some(p) = self.modules.get(provider_module) else {
+            return false;
+        };
         if !p.exports.contains(&id) {
             return false;
         }
-        p.global || self.modules.get(needed_in).is_some_and(|m| m.imports.contains(&provider_module))
+        p.global
+            || self
+                .modules
+                .get(needed_in)
+                .is_some_and(|m| m.imports.contains(&provider_module))
     }
 
     fn resolve<'a>(
@@ -242,7 +294,9 @@ impl Registry {
         container: &'a mut Container,
     ) -> BoxFuture<'a, Result<(), DiError>> {
         Box::pin(async move {
-            let chain = |stack: &[(&'static str, TypeId)]| stack.iter().map(|(n, _)| *n).collect::<Vec<_>>();
+            let chain = |stack: &[(&'static str, TypeId)]| {
+                stack.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+            };
             if let Some(pos) = stack.iter().position(|(_, id)| *id == dep.id) {
                 let mut cycle: Vec<_> = stack[pos..].iter().map(|(n, _)| *n).collect();
                 cycle.push(dep.name);
@@ -255,10 +309,20 @@ impl Registry {
                         self.order.push(dep.id);
                         self.entries.insert(
                             dep.id,
-                            Entry { name: dep.name, module: needed_in, position, kind: Kind::Type { deps, construct } },
+                            Entry {
+                                name: dep.name,
+                                module: needed_in,
+                                position,
+                                kind: Kind::Type { deps, construct },
+                            },
                         );
                     }
-                    None => return Err(DiError::Missing { missing: dep.name, chain: chain(stack) }),
+                    None => {
+                        return Err(DiError::Missing {
+                            missing: dep.name,
+                            chain: chain(stack),
+                        })
+                    }
                 }
             }
             let (module, position) = {
@@ -277,7 +341,9 @@ impl Registry {
                 return Ok(());
             }
             stack.push((dep.name, dep.id));
-            let result = self.construct(dep.id, module, position, stack, container).await;
+            let result = self
+                .construct(dep.id, module, position, stack, container)
+                .await;
             stack.pop();
             result
         })
@@ -302,22 +368,36 @@ impl Registry {
                 construct(container)?
             }
             Kind::Factory(f) => {
-                let factory = f.take().ok_or(DiError::Cycle { chain: vec![name, name] })?;
+                let factory = f.take().ok_or(DiError::Cycle {
+                    chain: vec![name, name],
+                })?;
                 let earlier: Vec<(TypeId, &'static str)> = self
                     .order
                     .iter()
-                    .filter(|other| self.entries.get(other).is_some_and(|e| e.position < position))
+                    .filter(|other| {
+                        self.entries
+                            .get(other)
+                            .is_some_and(|e| e.position < position)
+                    })
                     .map(|other| (*other, self.entries[other].name))
                     .collect();
                 for (other, other_name) in earlier {
-                    let d = Dependency { id: other, name: other_name, field: "", auto: None };
+                    let d = Dependency {
+                        id: other,
+                        name: other_name,
+                        field: "",
+                        auto: None,
+                    };
                     if self.entries[&other].module == module || self.entries[&other].module == 0 {
                         self.resolve(d, module, stack, container).await?;
                     }
                 }
                 factory(container.clone())
                     .await
-                    .map_err(|message| DiError::Factory { provider: name, message })?
+                    .map_err(|message| DiError::Factory {
+                        provider: name,
+                        message,
+                    })?
             }
         };
         container.insert_erased(id, name, value);
@@ -388,7 +468,10 @@ mod tests {
         let c = block_on(r.build()).unwrap();
         assert!(c.try_get::<C>().is_some());
         // Singletons: C's B is the registered B.
-        assert!(Arc::ptr_eq(&c.get::<B>().unwrap(), &c.get::<C>().unwrap().0));
+        assert!(Arc::ptr_eq(
+            &c.get::<B>().unwrap(),
+            &c.get::<C>().unwrap().0
+        ));
     }
 
     #[test]
@@ -414,7 +497,9 @@ mod tests {
         r.injectable::<X>();
         r.injectable::<Y>();
         let err = block_on(r.build()).unwrap_err();
-        let DiError::Cycle { chain } = &err else { panic!("{err:?}") };
+        let DiError::Cycle { chain } = &err else {
+            panic!("{err:?}")
+        };
         assert_eq!(chain.len(), 3);
         assert!(err.to_string().starts_with("cyclic dependency: "));
     }
@@ -424,45 +509,102 @@ mod tests {
         let mut r = Registry::new();
         r.require("ChatGateway", 0, vec![Dependency::of::<A>("store")]);
         let err = block_on(r.build()).unwrap_err();
-        assert_eq!(err, DiError::Missing { missing: std::any::type_name::<A>(), chain: vec!["ChatGateway"] });
+        assert_eq!(
+            err,
+            DiError::Missing {
+                missing: std::any::type_name::<A>(),
+                chain: vec!["ChatGateway"]
+            }
+        );
         let mut r = Registry::new();
         r.require("G", 0, vec![Dependency::auto::<B>("guard")]);
         r.value(A);
         let c = block_on(r.build()).unwrap();
-        assert!(c.try_get::<B>().is_some(), "auto dependencies are built on demand");
+        assert!(
+            c.try_get::<B>().is_some(),
+            "auto dependencies are built on demand"
+        );
     }
 
     #[test]
     fn module_visibility() {
         let mut r = Registry::new();
-        let users = r.module(ModuleDef { name: "Users".into(), imports: vec![], exports: HashSet::new(), global: false });
-        let chat = r.module(ModuleDef { name: "Chat".into(), imports: vec![users], exports: HashSet::new(), global: false });
+        let users = r.module(ModuleDef {
+            name: "Users".into(),
+            imports: vec![],
+            exports: HashSet::new(),
+            global: false,
+        });
+        let chat = r.module(ModuleDef {
+            name: "Chat".into(),
+            imports: vec![users],
+            exports: HashSet::new(),
+            global: false,
+        });
         r.value_in(users, Arc::new(A));
         r.require("ChatGateway", chat, vec![Dependency::of::<A>("a")]);
         let err = block_on(r.build()).unwrap_err();
         assert!(matches!(err, DiError::NotVisible { .. }), "{err}");
 
         let mut r = Registry::new();
-        let users = r.module(ModuleDef { name: "Users".into(), imports: vec![], exports: HashSet::from([TypeId::of::<A>()]), global: false });
-        let chat = r.module(ModuleDef { name: "Chat".into(), imports: vec![users], exports: HashSet::new(), global: false });
-        let other = r.module(ModuleDef { name: "Other".into(), imports: vec![], exports: HashSet::new(), global: false });
+        let users = r.module(ModuleDef {
+            name: "Users".into(),
+            imports: vec![],
+            exports: HashSet::from([TypeId::of::<A>()]),
+            global: false,
+        });
+        let chat = r.module(ModuleDef {
+            name: "Chat".into(),
+            imports: vec![users],
+            exports: HashSet::new(),
+            global: false,
+        });
+        let other = r.module(ModuleDef {
+            name: "Other".into(),
+            imports: vec![],
+            exports: HashSet::new(),
+            global: false,
+        });
         r.value_in(users, Arc::new(A));
         r.require("ChatGateway", chat, vec![Dependency::of::<A>("a")]);
         assert!(block_on(r.build()).is_ok());
 
         let mut r = Registry::new();
-        let users = r.module(ModuleDef { name: "Users".into(), imports: vec![], exports: HashSet::from([TypeId::of::<A>()]), global: false });
+        let users = r.module(ModuleDef {
+            name: "Users".into(),
+            imports: vec![],
+            exports: HashSet::from([TypeId::of::<A>()]),
+            global: false,
+        });
         r.value_in(users, Arc::new(A));
         let _ = other;
-        let other = r.module(ModuleDef { name: "Other".into(), imports: vec![], exports: HashSet::new(), global: false });
+        let other = r.module(ModuleDef {
+            name: "Other".into(),
+            imports: vec![],
+            exports: HashSet::new(),
+            global: false,
+        });
         r.require("G", other, vec![Dependency::of::<A>("a")]);
         assert!(block_on(r.build()).is_err(), "not imported");
         r = Registry::new();
-        let users = r.module(ModuleDef { name: "Users".into(), imports: vec![], exports: HashSet::from([TypeId::of::<A>()]), global: true });
+        let users = r.module(ModuleDef {
+            name: "Users".into(),
+            imports: vec![],
+            exports: HashSet::from([TypeId::of::<A>()]),
+            global: true,
+        });
         r.value_in(users, Arc::new(A));
-        let other = r.module(ModuleDef { name: "Other".into(), imports: vec![], exports: HashSet::new(), global: false });
+        let other = r.module(ModuleDef {
+            name: "Other".into(),
+            imports: vec![],
+            exports: HashSet::new(),
+            global: false,
+        });
         r.require("G", other, vec![Dependency::of::<A>("a")]);
-        assert!(block_on(r.build()).is_ok(), "global modules export everywhere");
+        assert!(
+            block_on(r.build()).is_ok(),
+            "global modules export everywhere"
+        );
     }
 
     #[test]
@@ -479,6 +621,12 @@ mod tests {
         let mut r = Registry::new();
         r.factory_in(0, |_c: Container| async move { Err::<A, _>("db down") });
         let err = block_on(r.build()).unwrap_err();
-        assert_eq!(err.to_string(), format!("the factory of `{}` failed: db down", std::any::type_name::<A>()));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the factory of `{}` failed: db down",
+                std::any::type_name::<A>()
+            )
+        );
     }
 }

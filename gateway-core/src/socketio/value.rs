@@ -51,7 +51,8 @@ impl AnyValue {
 impl AnyValue {
     /// Converts any serializable value, keeping [`Binary`] values as binary.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        let (json, attachments) = super::binary::collect_attachments(|| serde_json::to_value(value));
+        let (json, attachments) =
+            super::binary::collect_attachments(|| serde_json::to_value(value));
         let json = json?;
         if attachments.is_empty() {
             return Ok(json.into());
@@ -64,13 +65,26 @@ impl AnyValue {
         match value {
             Value::Object(map) => {
                 if map.len() == 2 && map.get("_placeholder") == Some(&Value::Bool(true)) {
-                    if let Some(b) = map.get("num").and_then(Value::as_u64).and_then(|n| attachments.get(n as usize)) {
+                    if let Some(b) = map
+                        .get("num")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| attachments.get(n as usize))
+                    {
                         return AnyValue::Binary(b.clone());
                     }
                 }
-                AnyValue::Object(map.into_iter().map(|(k, v)| (k, Self::resolve(v, attachments))).collect())
+                AnyValue::Object(
+                    map.into_iter()
+                        .map(|(k, v)| (k, Self::resolve(v, attachments)))
+                        .collect(),
+                )
             }
-            Value::Array(items) => AnyValue::Array(items.into_iter().map(|v| Self::resolve(v, attachments)).collect()),
+            Value::Array(items) => AnyValue::Array(
+                items
+                    .into_iter()
+                    .map(|v| Self::resolve(v, attachments))
+                    .collect(),
+            ),
             other => other.into(),
         }
     }
@@ -203,11 +217,24 @@ mod tests {
             name: &'static str,
             data: Binary,
         }
-        let v = AnyValue::from_serialize(&S { name: "x", data: Binary::from(vec![1, 2]) }).unwrap();
-        assert_eq!(v.get("data"), Some(&AnyValue::Binary(Bytes::from_static(&[1, 2]))));
+        let v = AnyValue::from_serialize(&S {
+            name: "x",
+            data: Binary::from(vec![1, 2]),
+        })
+        .unwrap();
+        assert_eq!(
+            v.get("data"),
+            Some(&AnyValue::Binary(Bytes::from_static(&[1, 2])))
+        );
         let p = Encoder::event("/", None, "e", &(v,)).unwrap();
-        assert_eq!(&p.text[..], br#"451-["e",{"data":{"_placeholder":true,"num":0},"name":"x"}]"#);
+        assert_eq!(
+            &p.text[..],
+            br#"451-["e",{"data":{"_placeholder":true,"num":0},"name":"x"}]"#
+        );
         assert_eq!(AnyValue::from_serialize(&()).unwrap(), AnyValue::Null);
-        assert_eq!(AnyValue::from_serialize(&Option::<u8>::None).unwrap(), AnyValue::Null);
+        assert_eq!(
+            AnyValue::from_serialize(&Option::<u8>::None).unwrap(),
+            AnyValue::Null
+        );
     }
 }

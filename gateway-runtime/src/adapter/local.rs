@@ -45,12 +45,16 @@ impl LocalNamespace {
         ack_id: u64,
         on_ack: Arc<dyn Fn(Args) + Send + Sync>,
     ) -> usize {
-        self.get().map_or(0, |n| ns::deliver_with_ack(&n, packet, opts, ack_id, on_ack))
+        self.get().map_or(0, |n| {
+            ns::deliver_with_ack(&n, packet, opts, ack_id, on_ack)
+        })
     }
 
     /// The matching local sockets.
     pub fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
-        self.get().map(|n| ns::socket_infos(&n, opts)).unwrap_or_default()
+        self.get()
+            .map(|n| ns::socket_infos(&n, opts))
+            .unwrap_or_default()
     }
 
     /// Makes the matching local sockets join `rooms`.
@@ -76,6 +80,7 @@ impl LocalNamespace {
 
     /// Number of local sockets.
     pub fn socket_count(&self) -> usize {
-        self.get().map_or(0, |n| n.sockets.read().map(|s| s.len()).unwrap_or(0))
+        self.get()
+            .map_or(0, |n| n.sockets.read().map(|s| s.len()).unwrap_or(0))
     }
 }

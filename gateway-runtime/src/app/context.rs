@@ -66,6 +66,10 @@ impl ExecutionContext {
     /// The value of `#[set_metadata(key = …)]` on the handler (method level first, then
     /// gateway level).
     pub fn metadata(&self, key: &str) -> Option<&Value> {
-        self.info.metadata.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        self.info
+            .metadata
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
     }
 }

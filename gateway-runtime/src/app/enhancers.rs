@@ -29,20 +29,31 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///     }
 /// }
 /// ```
-#[diagnostic::on_unimplemented(note = "implement `Guard` for `{Self}`: `async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception>`")]
+#[diagnostic::on_unimplemented(
+    note = "implement `Guard` for `{Self}`: `async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception>`"
+)]
 pub trait Guard: Send + Sync + 'static {
     /// Whether the handler may run.
-    fn can_activate(&self, ctx: &ExecutionContext) -> impl Future<Output = Result<bool, Exception>> + Send;
+    fn can_activate(
+        &self,
+        ctx: &ExecutionContext,
+    ) -> impl Future<Output = Result<bool, Exception>> + Send;
 }
 
 /// Object-safe form of [`Guard`].
 pub trait DynGuard: Send + Sync + 'static {
     /// See [`Guard::can_activate`].
-    fn can_activate_dyn<'a>(&'a self, ctx: &'a ExecutionContext) -> BoxFuture<'a, Result<bool, Exception>>;
+    fn can_activate_dyn<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+    ) -> BoxFuture<'a, Result<bool, Exception>>;
 }
 
 impl<G: Guard> DynGuard for G {
-    fn can_activate_dyn<'a>(&'a self, ctx: &'a ExecutionContext) -> BoxFuture<'a, Result<bool, Exception>> {
+    fn can_activate_dyn<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+    ) -> BoxFuture<'a, Result<bool, Exception>> {
         Box::pin(self.can_activate(ctx))
     }
 }
@@ -86,7 +97,8 @@ pub trait Pipe: Send + Sync + 'static {
 pub struct Next<'a> {
     pub(crate) rest: &'a [Arc<dyn DynInterceptor>],
     pub(crate) ctx: &'a ExecutionContext,
-    pub(crate) handler: &'a (dyn Fn(&'a ExecutionContext) -> BoxFuture<'a, Result<Reply, Exception>> + Send + Sync),
+    pub(crate) handler:
+        &'a (dyn Fn(&'a ExecutionContext) -> BoxFuture<'a, Result<Reply, Exception>> + Send + Sync),
 }
 
 impl<'a> Next<'a> {
@@ -95,7 +107,11 @@ impl<'a> Next<'a> {
         match self.rest.split_first() {
             Some((first, rest)) => first.intercept_dyn(
                 self.ctx,
-                Next { rest, ctx: self.ctx, handler: self.handler },
+                Next {
+                    rest,
+                    ctx: self.ctx,
+                    handler: self.handler,
+                },
             ),
             None => (self.handler)(self.ctx),
         }
@@ -129,11 +145,19 @@ pub trait Interceptor: Send + Sync + 'static {
 /// Object-safe form of [`Interceptor`].
 pub trait DynInterceptor: Send + Sync + 'static {
     /// See [`Interceptor::intercept`].
-    fn intercept_dyn<'a>(&'a self, ctx: &'a ExecutionContext, next: Next<'a>) -> BoxFuture<'a, Result<Reply, Exception>>;
+    fn intercept_dyn<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<Reply, Exception>>;
 }
 
 impl<I: Interceptor> DynInterceptor for I {
-    fn intercept_dyn<'a>(&'a self, ctx: &'a ExecutionContext, next: Next<'a>) -> BoxFuture<'a, Result<Reply, Exception>> {
+    fn intercept_dyn<'a>(
+        &'a self,
+        ctx: &'a ExecutionContext,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<Reply, Exception>> {
         Box::pin(self.intercept(ctx, next))
     }
 }

@@ -24,7 +24,9 @@ pub struct WsException {
 impl WsException {
     /// An exception with a message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { error: Value::String(message.into()) }
+        Self {
+            error: Value::String(message.into()),
+        }
     }
 
     /// An exception whose error is an object, sent to the client as it is.

@@ -8,10 +8,10 @@ use std::time::Duration;
 use gateway_core::di::{Container, Dependency, DiError};
 use serde_json::Value;
 
+use super::context::ExecutionContext;
 use super::enhancers::{BoxFuture, DynExceptionFilter, DynGuard, DynInterceptor, Pipe};
 use super::exception::Exception;
 use super::reply::Reply;
-use super::context::ExecutionContext;
 use crate::socketio::{AckSender, DisconnectReason, Namespace, Socket, SocketIo};
 
 /// Where a gateway listens.
@@ -108,7 +108,11 @@ impl Enhancers {
     pub(crate) fn dependencies(&self) -> Vec<Dependency> {
         let mut out = Vec::new();
         out.extend(self.guards.iter().filter_map(EnhancerRef::dependency));
-        out.extend(self.connection_guards.iter().filter_map(EnhancerRef::dependency));
+        out.extend(
+            self.connection_guards
+                .iter()
+                .filter_map(EnhancerRef::dependency),
+        );
         out.extend(self.pipes.iter().filter_map(EnhancerRef::dependency));
         out.extend(self.interceptors.iter().filter_map(EnhancerRef::dependency));
         out.extend(self.filters.iter().filter_map(EnhancerRef::dependency));
@@ -124,9 +128,9 @@ pub trait FromServer: Sized {
 
 impl FromServer for Namespace {
     fn from_server(_io: &SocketIo, namespace: Option<&Namespace>) -> Result<Self, String> {
-        namespace
-            .cloned()
-            .ok_or_else(|| "a gateway on a dynamic namespace cannot hold a `Namespace`; use `SocketIo`".into())
+        namespace.cloned().ok_or_else(|| {
+            "a gateway on a dynamic namespace cannot hold a `Namespace`; use `SocketIo`".into()
+        })
     }
 }
 
@@ -157,7 +161,11 @@ pub trait Gateway: Send + Sync + Sized + 'static {
     /// The injected fields.
     fn dependencies() -> Vec<Dependency>;
     /// Builds the gateway from the container and its server handle.
-    fn construct(container: &Container, io: &SocketIo, namespace: Option<&Namespace>) -> Result<Self, DiError>;
+    fn construct(
+        container: &Container,
+        io: &SocketIo,
+        namespace: Option<&Namespace>,
+    ) -> Result<Self, DiError>;
     /// Gateway-level enhancers.
     fn enhancers() -> Enhancers;
     /// Gateway-level `#[set_metadata]`.
@@ -175,7 +183,10 @@ pub trait OnGatewayInit: Send + Sync + 'static {
 /// Called for each new client, after connection guards (NestJS's `handleConnection`).
 pub trait OnGatewayConnection: Send + Sync + 'static {
     /// Runs when `client` connects.
-    fn handle_connection(&self, client: &Socket) -> impl Future<Output = Result<(), Exception>> + Send;
+    fn handle_connection(
+        &self,
+        client: &Socket,
+    ) -> impl Future<Output = Result<(), Exception>> + Send;
 }
 
 /// Called when a client leaves (NestJS's `handleDisconnect`).
@@ -199,7 +210,8 @@ pub struct Invocation {
 }
 
 /// A handler bound to its gateway instance.
-pub type BoundHandler = Arc<dyn Fn(Invocation) -> BoxFuture<'static, Result<Reply, Exception>> + Send + Sync>;
+pub type BoundHandler =
+    Arc<dyn Fn(Invocation) -> BoxFuture<'static, Result<Reply, Exception>> + Send + Sync>;
 
 /// One `#[subscribe_message]` method, collected at link time by `inventory`.
 pub struct HandlerRegistration {

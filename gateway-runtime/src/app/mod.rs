@@ -19,13 +19,13 @@ mod wiring;
 pub use builder::{App, AppBuilder, BuildError, Module};
 pub use context::{ExecutionContext, HandlerInfo};
 pub use enhancers::{
-    ArgumentMetadata, BoxFuture, Checkable, DynExceptionFilter, DynGuard, DynInterceptor, ExceptionFilter,
-    FilterHost, Guard, Interceptor, Next, Pipe,
+    ArgumentMetadata, BoxFuture, Checkable, DynExceptionFilter, DynGuard, DynInterceptor,
+    ExceptionFilter, FilterHost, Guard, Interceptor, Next, Pipe,
 };
 pub use exception::{Exception, WsException};
 pub use gateway::{
-    BoundHandler, EnhancerRef, Enhancers, FromServer, Gateway, GatewayOptions, HandlerRegistration, Hooks, Invocation,
-    NamespaceSpec, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit,
+    BoundHandler, EnhancerRef, Enhancers, FromServer, Gateway, GatewayOptions, HandlerRegistration,
+    Hooks, Invocation, NamespaceSpec, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit,
 };
 pub use gateway_core::di::{Container, Dependency, DiError, Injectable};
 pub use pipeline::{exception_payload, extract};

@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::context::{ExecutionContext, HandlerInfo};
-use super::enhancers::{ArgumentMetadata, Checkable, DynExceptionFilter, DynGuard, DynInterceptor, FilterHost, Next, Pipe};
+use super::enhancers::{
+    ArgumentMetadata, Checkable, DynExceptionFilter, DynGuard, DynInterceptor, FilterHost, Next,
+    Pipe,
+};
 use super::exception::{Exception, WsException};
 use super::gateway::{BoundHandler, Invocation};
 use super::reply::Reply;
@@ -36,7 +39,10 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs `guards` for `ctx`; `Err` when one refuses.
-pub(crate) async fn run_guards(guards: &[Arc<dyn DynGuard>], ctx: &ExecutionContext) -> Result<(), Exception> {
+pub(crate) async fn run_guards(
+    guards: &[Arc<dyn DynGuard>],
+    ctx: &ExecutionContext,
+) -> Result<(), Exception> {
     for guard in guards {
         if !guard.can_activate_dyn(ctx).await? {
             return Err(WsException::forbidden().into());
@@ -46,17 +52,36 @@ pub(crate) async fn run_guards(guards: &[Arc<dyn DynGuard>], ctx: &ExecutionCont
 }
 
 /// Handles one message.
-pub(crate) async fn run(handler: Arc<ResolvedHandler>, socket: Socket, args: Args, ack: Option<AckSender>) {
+pub(crate) async fn run(
+    handler: Arc<ResolvedHandler>,
+    socket: Socket,
+    args: Args,
+    ack: Option<AckSender>,
+) {
     let ctx = ExecutionContext::new(socket.clone(), args, handler.info.clone());
-    let (auto_ack, manual_ack) = if handler.manual_ack { (None, ack) } else { (ack, None) };
+    let (auto_ack, manual_ack) = if handler.manual_ack {
+        (None, ack)
+    } else {
+        (ack, None)
+    };
     let manual_ack = Mutex::new(manual_ack);
     let outcome = AssertUnwindSafe(async {
         run_guards(&handler.guards, &ctx).await?;
         let call = |ctx: &ExecutionContext| {
             let ack = manual_ack.lock().ok().and_then(|mut a| a.take());
-            (handler.call)(Invocation { ctx: ctx.clone(), pipes: handler.pipes.clone(), ack })
+            (handler.call)(Invocation {
+                ctx: ctx.clone(),
+                pipes: handler.pipes.clone(),
+                ack,
+            })
         };
-        Next { rest: &handler.interceptors, ctx: &ctx, handler: &call }.run().await
+        Next {
+            rest: &handler.interceptors,
+            ctx: &ctx,
+            handler: &call,
+        }
+        .run()
+        .await
     })
     .catch_unwind()
     .await
@@ -122,9 +147,15 @@ pub(crate) async fn handle_exception(
 ) {
     if let Some(filter) = filters.iter().find(|f| f.catches_dyn(&e)) {
         let filter = filter.clone();
-        let caught = AssertUnwindSafe(filter.catch_dyn(e, FilterHost::new(ctx, ack))).catch_unwind().await;
+        let caught = AssertUnwindSafe(filter.catch_dyn(e, FilterHost::new(ctx, ack)))
+            .catch_unwind()
+            .await;
         if let Err(p) = caught {
-            tracing::error!(event = ctx.event(), "exception filter panicked: {}", panic_message(p));
+            tracing::error!(
+                event = ctx.event(),
+                "exception filter panicked: {}",
+                panic_message(p)
+            );
         }
         return;
     }
@@ -196,8 +227,9 @@ pub fn extract<T: DeserializeOwned>(
 /// Deserializes a transformed single argument, keeping binary attachments resolvable.
 fn args_single_with<T: DeserializeOwned>(args: &Args, json: Value) -> Result<T, serde_json::Error> {
     let text = serde_json::to_string(&json)?;
-    let mut wrapped = Args::parse_ack(format!("[{text}]").into_bytes().into())
-        .map_err(|_| <serde_json::Error as serde::de::Error>::custom("invalid transformed value"))?;
+    let mut wrapped = Args::parse_ack(format!("[{text}]").into_bytes().into()).map_err(|_| {
+        <serde_json::Error as serde::de::Error>::custom("invalid transformed value")
+    })?;
     wrapped.set_attachments(args.attachments().to_vec());
     wrapped.get(0)
 }
@@ -207,7 +239,11 @@ fn bad_body(meta: &ArgumentMetadata, e: serde_json::Error) -> Exception {
         Some(f) => format!("field `{f}` of the message"),
         None => "the message".to_string(),
     };
-    WsException::new(format!("Invalid message: {what} is not a valid `{}`: {e}", short(meta.type_name))).into()
+    WsException::new(format!(
+        "Invalid message: {what} is not a valid `{}`: {e}",
+        short(meta.type_name)
+    ))
+    .into()
 }
 
 fn short(type_name: &str) -> &str {

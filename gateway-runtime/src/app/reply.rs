@@ -30,7 +30,11 @@ impl std::fmt::Debug for Reply {
         match self {
             Reply::None => f.write_str("None"),
             Reply::Value(v) => f.debug_tuple("Value").field(v).finish(),
-            Reply::Emit { event, data } => f.debug_struct("Emit").field("event", event).field("data", data).finish(),
+            Reply::Emit { event, data } => f
+                .debug_struct("Emit")
+                .field("event", event)
+                .field("data", data)
+                .finish(),
             Reply::Stream(_) => f.write_str("Stream(..)"),
         }
     }
@@ -55,7 +59,10 @@ pub struct WsResponse<T> {
 impl<T> WsResponse<T> {
     /// An emit of `event` with `data`.
     pub fn new(event: impl Into<String>, data: T) -> Self {
-        Self { event: event.into(), data }
+        Self {
+            event: event.into(),
+            data,
+        }
     }
 }
 
@@ -87,8 +94,12 @@ impl<T: Serialize> IntoReply for T {
 
 impl<T: Serialize> IntoReply for WsResponse<T> {
     fn into_reply(self) -> Result<Reply, Exception> {
-        let data = AnyValue::from_serialize(&self.data).map_err(|e| Exception::Internal(Box::new(e)))?;
-        Ok(Reply::Emit { event: self.event, data })
+        let data =
+            AnyValue::from_serialize(&self.data).map_err(|e| Exception::Internal(Box::new(e)))?;
+        Ok(Reply::Emit {
+            event: self.event,
+            data,
+        })
     }
 }
 

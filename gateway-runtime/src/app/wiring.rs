@@ -7,17 +7,24 @@ use std::sync::Arc;
 
 use gateway_core::di::Container;
 
-use super::builder::{hook_context, resolve_all, run_hook, AnyGateway, BuildError, GatewayDecl, Globals, Handlers};
+use super::builder::{
+    hook_context, resolve_all, run_hook, AnyGateway, BuildError, GatewayDecl, Globals, Handlers,
+};
 use super::context::HandlerInfo;
 use super::enhancers::{BoxFuture, DynExceptionFilter, DynGuard};
 use super::exception::Exception;
 use super::gateway::{handlers_of, Gateway, NamespaceSpec};
 use super::pipeline::{self, ResolvedHandler};
 use crate::engine::{AllowOrigin, Cors, Transports};
-use crate::socketio::{ConnectError, DisconnectReason, EventHandler, Namespace, Socket, SocketIo, SocketIoBuilder};
+use crate::socketio::{
+    ConnectError, DisconnectReason, EventHandler, Namespace, Socket, SocketIo, SocketIoBuilder,
+};
 
-type ConnectionHook = Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Exception>> + Send + Sync>;
-type DisconnectHook = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<'static, Result<(), Exception>> + Send + Sync>;
+type ConnectionHook =
+    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Exception>> + Send + Sync>;
+type DisconnectHook = Arc<
+    dyn Fn(Socket, DisconnectReason) -> BoxFuture<'static, Result<(), Exception>> + Send + Sync,
+>;
 type InitHook = Box<dyn FnOnce(Namespace) -> BoxFuture<'static, Result<(), Exception>> + Send>;
 
 /// A constructed gateway, its type erased.
@@ -66,7 +73,10 @@ pub(crate) fn instantiate<G: Gateway>(
 }
 
 /// Applies the engine options gateways declare; conflicting values are an error.
-pub(crate) fn configure(mut builder: SocketIoBuilder, decls: &[(usize, GatewayDecl)]) -> Result<SocketIoBuilder, BuildError> {
+pub(crate) fn configure(
+    mut builder: SocketIoBuilder,
+    decls: &[(usize, GatewayDecl)],
+) -> Result<SocketIoBuilder, BuildError> {
     fn agree<T: PartialEq + Clone + std::fmt::Debug>(
         what: &str,
         current: &mut Option<(T, &'static str)>,
@@ -90,7 +100,12 @@ pub(crate) fn configure(mut builder: SocketIoBuilder, decls: &[(usize, GatewayDe
     for (_, d) in decls {
         let o = &d.options;
         agree("path", &mut path, &o.path, d.name)?;
-        agree("ping_interval", &mut ping_interval, &o.ping_interval, d.name)?;
+        agree(
+            "ping_interval",
+            &mut ping_interval,
+            &o.ping_interval,
+            d.name,
+        )?;
         agree("ping_timeout", &mut ping_timeout, &o.ping_timeout, d.name)?;
         agree("max_payload", &mut max_payload, &o.max_payload, d.name)?;
         agree("transports", &mut transports, &o.transports, d.name)?;
@@ -144,7 +159,12 @@ struct Group {
 }
 
 /// Builds every gateway and installs them on their namespaces.
-pub(crate) async fn install(io: &SocketIo, c: &Container, globals: &Globals, decls: Vec<GatewayDecl>) -> Result<(), BuildError> {
+pub(crate) async fn install(
+    io: &SocketIo,
+    c: &Container,
+    globals: &Globals,
+    decls: Vec<GatewayDecl>,
+) -> Result<(), BuildError> {
     let global_guards = resolve_all(&globals.enhancers.guards, c)?;
     let global_conn_guards = resolve_all(&globals.enhancers.connection_guards, c)?;
     let global_pipes = resolve_all(&globals.enhancers.pipes, c)?;
@@ -161,7 +181,10 @@ pub(crate) async fn install(io: &SocketIo, c: &Container, globals: &Globals, dec
         let instance = (decl.instantiate)(c, io, ns.as_ref())?;
         match groups.iter_mut().find(|g| g.spec == spec) {
             Some(g) => g.gateways.push(instance),
-            None => groups.push(Group { spec, gateways: vec![instance] }),
+            None => groups.push(Group {
+                spec,
+                gateways: vec![instance],
+            }),
         }
     }
 
@@ -193,12 +216,22 @@ pub(crate) async fn install(io: &SocketIo, c: &Container, globals: &Globals, dec
                 let mut metadata = (reg.metadata)();
                 metadata.extend(gw.metadata.iter().cloned());
                 let call = (reg.bind)(gw.instance.clone()).ok_or_else(|| {
-                    BuildError::Config(format!("handler `{owner}` does not belong to `{}`", gw.name))
+                    BuildError::Config(format!(
+                        "handler `{owner}` does not belong to `{}`",
+                        gw.name
+                    ))
                 })?;
-                let cat = |g: &[Arc<dyn DynGuard>], cl: &[Arc<dyn DynGuard>], m: Vec<Arc<dyn DynGuard>>| {
+                let cat = |g: &[Arc<dyn DynGuard>],
+                           cl: &[Arc<dyn DynGuard>],
+                           m: Vec<Arc<dyn DynGuard>>| {
                     g.iter().chain(cl).cloned().chain(m).collect::<Vec<_>>()
                 };
-                let pipes: Vec<_> = global_pipes.iter().chain(&class_pipes).cloned().chain(resolve_all(&method.pipes, c)?).collect();
+                let pipes: Vec<_> = global_pipes
+                    .iter()
+                    .chain(&class_pipes)
+                    .cloned()
+                    .chain(resolve_all(&method.pipes, c)?)
+                    .collect();
                 let interceptors: Vec<_> = global_interceptors
                     .iter()
                     .chain(&class_interceptors)
@@ -208,8 +241,17 @@ pub(crate) async fn install(io: &SocketIo, c: &Container, globals: &Globals, dec
                 let mut filters = resolve_all(&method.filters, c)?;
                 filters.extend(gw_filters.iter().cloned());
                 let handler = ResolvedHandler {
-                    info: Arc::new(HandlerInfo { gateway: gw.name, method: reg.method, event: reg.event.to_string(), metadata }),
-                    guards: cat(&global_guards, &class_guards, resolve_all(&method.guards, c)?),
+                    info: Arc::new(HandlerInfo {
+                        gateway: gw.name,
+                        method: reg.method,
+                        event: reg.event.to_string(),
+                        metadata,
+                    }),
+                    guards: cat(
+                        &global_guards,
+                        &class_guards,
+                        resolve_all(&method.guards, c)?,
+                    ),
                     interceptors,
                     pipes: pipes.into(),
                     filters,
@@ -294,8 +336,9 @@ pub(crate) async fn install(io: &SocketIo, c: &Container, globals: &Globals, dec
                 }
             }
             NamespaceSpec::Regex(pattern) => {
-                let re = regex::Regex::new(pattern)
-                    .map_err(|e| BuildError::Config(format!("invalid namespace pattern `{pattern}`: {e}")))?;
+                let re = regex::Regex::new(pattern).map_err(|e| {
+                    BuildError::Config(format!("invalid namespace pattern `{pattern}`: {e}"))
+                })?;
                 let dynamic = io.dynamic(move |name| re.is_match(name));
                 dynamic.middleware(middleware);
                 dynamic.on_connection(on_connection);

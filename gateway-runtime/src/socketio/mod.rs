@@ -35,5 +35,5 @@ pub use handshake::Handshake;
 pub use namespace::Namespace;
 pub use operators::{BroadcastAckError, BroadcastOperator, DEFAULT_ACK_TIMEOUT};
 pub use server::{DynamicNamespace, SocketIo, SocketIoBuilder};
-pub use socket::Socket;
 pub(crate) use socket::EventHandler;
+pub use socket::Socket;

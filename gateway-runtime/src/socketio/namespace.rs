@@ -51,9 +51,14 @@ impl NamespaceInner {
     }
 
     /// Creates the namespace and binds its adapter to it.
-    pub(crate) fn create(name: &str, adapter: Arc<dyn Adapter>, hooks: Arc<RwLock<Hooks>>) -> Arc<Self> {
+    pub(crate) fn create(
+        name: &str,
+        adapter: Arc<dyn Adapter>,
+        hooks: Arc<RwLock<Hooks>>,
+    ) -> Arc<Self> {
         let ns = Arc::new(Self::new(name, adapter, hooks));
-        ns.adapter.bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
+        ns.adapter
+            .bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
         ns
     }
 
@@ -161,7 +166,11 @@ impl Namespace {
 
     /// Sets the handler for events without a socket-level listener.
     pub(crate) fn set_dispatcher(&self, handler: super::socket::EventHandler) {
-        self.0.hooks.write().unwrap_or_else(|e| e.into_inner()).dispatcher = Some(handler);
+        self.0
+            .hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .dispatcher = Some(handler);
     }
 
     /// The local sockets, by id.
@@ -250,7 +259,11 @@ pub(crate) mod internals {
         let mut targets = Vec::new();
         ns.for_each_target(opts, |socket| {
             socket.add_ack_slot(ack_id, AckSlot::Many(on_ack.clone()));
-            if socket.engine().send_parts(first.clone(), &attachments).is_ok() {
+            if socket
+                .engine()
+                .send_parts(first.clone(), &attachments)
+                .is_ok()
+            {
                 targets.push(socket.clone());
             } else {
                 socket.remove_ack_slot(ack_id);
@@ -278,7 +291,10 @@ pub(crate) mod internals {
     pub(crate) fn socket_infos(ns: &NamespaceInner, opts: &BroadcastOptions) -> Vec<SocketInfo> {
         targets(ns, opts)
             .into_iter()
-            .map(|s| SocketInfo { id: s.id(), rooms: s.rooms() })
+            .map(|s| SocketInfo {
+                id: s.id(),
+                rooms: s.rooms(),
+            })
             .collect()
     }
 

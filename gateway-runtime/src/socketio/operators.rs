@@ -9,8 +9,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::error::{AckError, EmitError};
-use super::namespace::NamespaceInner;
 use super::namespace::internals;
+use super::namespace::NamespaceInner;
 use super::socket::Socket;
 use crate::adapter::{AdapterError, BroadcastOptions, Room, SocketInfo};
 
@@ -146,7 +146,8 @@ impl BroadcastOperator {
         let on_ack: Arc<dyn Fn(Args) + Send + Sync> = Arc::new(move |args| {
             let _ = tx.send(args);
         });
-        let targets = internals::deliver_with_ack_to(&self.ns, &packet, &self.opts, id, on_ack.clone());
+        let targets =
+            internals::deliver_with_ack_to(&self.ns, &packet, &self.opts, id, on_ack.clone());
         let timeout = self.timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
         let deadline = tokio::time::Instant::now() + timeout;
         let remote = if self.opts.local {

@@ -24,7 +24,11 @@ impl ServerInner {
         if let Some(ns) = namespaces.get(name) {
             return ns.clone();
         }
-        let ns = Namespace(NamespaceInner::create(name, self.adapter.create(name), hooks));
+        let ns = Namespace(NamespaceInner::create(
+            name,
+            self.adapter.create(name),
+            hooks,
+        ));
         namespaces.insert(name.into(), ns.clone());
         ns
     }
@@ -283,7 +287,10 @@ impl DynamicNamespace {
     }
 
     pub(crate) fn set_dispatcher(&self, handler: super::socket::EventHandler) {
-        self.hooks.write().unwrap_or_else(|e| e.into_inner()).dispatcher = Some(handler);
+        self.hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .dispatcher = Some(handler);
     }
 
     /// Adds middleware for every child namespace.
