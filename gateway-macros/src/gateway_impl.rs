@@ -314,7 +314,9 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
                 );
             }
         }
-        if let Some(h) = handler(&cx, &self_ty, method, index) {
+        let handler = handler(&cx, &self_ty, method, index);
+        method.attrs.retain(|a| !enhancers::is_enhancer_attr(a));
+        if let Some(h) = handler {
             if let Some(previous) = events.iter().find(|e| e.value() == h.event.value()) {
                 cx.error(
                     &h.event,

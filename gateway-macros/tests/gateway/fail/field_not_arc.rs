@@ -1,0 +1,10 @@
+use gateway_runtime::prelude::*;
+
+struct Service;
+
+#[gateway(namespace = "/chat")]
+struct Chat {
+    service: Service,
+}
+
+fn main() {}

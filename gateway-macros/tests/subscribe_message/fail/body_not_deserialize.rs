@@ -1,0 +1,14 @@
+use gateway_runtime::prelude::*;
+
+struct NotData;
+
+#[gateway]
+struct Chat;
+
+#[gateway]
+impl Chat {
+    #[subscribe_message("hello")]
+    fn hello(&self, #[message_body] body: NotData) {}
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use gateway_runtime::prelude::*;
+
+struct Chat;
+
+impl Chat {
+    #[subscribe_message("hello")]
+    fn hello(&self) {}
+}
+
+fn main() {}
