@@ -9,6 +9,14 @@ root=$(pwd)
 echo "==> installing the JavaScript test dependencies (tests/js)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
+echo "==> redis-server (Redis adapter tests; installed from Debian when missing)"
+if [ -z "${REDIS_SERVER_BIN:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+fi
+export REDIS_SERVER_BIN="${REDIS_SERVER_BIN:-$(command -v redis-server)}"
+
 echo "==> building the servers under test"
 cargo build --workspace --bins --examples
 
@@ -19,4 +27,7 @@ echo "==> end-to-end tests with the official socket.io-client"
 cd tests/js
 E2E_SERVER_BIN="$root/target/debug/e2e_server" \
 CONFORMANCE_BIN="$root/target/debug/examples/conformance" \
+GATEWAY_SERVER_BIN="$root/target/debug/gateway_server" \
+CHAT_BIN="$root/target/debug/examples/chat" \
+REDIS_NODE_SERVER_BIN="$root/target/debug/redis_node_server" \
   node --test --test-concurrency=1

@@ -230,12 +230,19 @@ impl Driver {
 
     /// Routes `channels` and `pattern` to `listener` and subscribes them (now if connected,
     /// else on the next connect).
-    pub(crate) fn register(&self, listener: Weak<dyn Listener>, channels: &[String], pattern: &str) {
+    pub(crate) fn register(
+        &self,
+        listener: Weak<dyn Listener>,
+        channels: &[String],
+        pattern: &str,
+    ) {
         {
-            let mut routes = self.shared.routes.write().unwrap_or_else(|e| e.into_inner());
-            routes
-                .patterns
-                .insert(pattern.to_owned(), listener.clone());
+            let mut routes = self
+                .shared
+                .routes
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            routes.patterns.insert(pattern.to_owned(), listener.clone());
             for channel in channels {
                 routes.channels.insert(channel.clone(), listener.clone());
             }
@@ -244,7 +251,9 @@ impl Driver {
             .subscribe_tx
             .send(Subscription::Pattern(pattern.to_owned()));
         for channel in channels {
-            let _ = self.subscribe_tx.send(Subscription::Channel(channel.clone()));
+            let _ = self
+                .subscribe_tx
+                .send(Subscription::Channel(channel.clone()));
         }
         self.ensure_started();
     }
@@ -253,7 +262,10 @@ impl Driver {
     /// message queued while Redis is unreachable is dropped by the publisher.
     pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) -> Result<(), AdapterError> {
         self.ensure_started();
-        match self.publish_tx.try_send(PubCmd::Publish { channel, payload }) {
+        match self
+            .publish_tx
+            .try_send(PubCmd::Publish { channel, payload })
+        {
             Ok(()) => {
                 self.shared.queue_full.store(false, Ordering::Release);
                 Ok(())
@@ -288,7 +300,9 @@ impl Driver {
         match timeout(wait, rx).await {
             Ok(Ok(result)) => result.map_err(AdapterError),
             Ok(Err(_)) => Err(AdapterError("the Redis adapter is stopped".into())),
-            Err(_) => Err(AdapterError("timeout reached while waiting for Redis".into())),
+            Err(_) => Err(AdapterError(
+                "timeout reached while waiting for Redis".into(),
+            )),
         }
     }
 }
@@ -440,6 +454,11 @@ async fn run_publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<PubCmd>) {
         let Some(first) = first else {
             return; // every handle is gone
         };
+        if conn.is_none() && matches!(first, PubCmd::Ping) {
+            // The subscriber just reconnected: Redis is back, no need to wait.
+            retry_at = Instant::now();
+            continue;
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -599,10 +618,7 @@ mod tests {
     #[test]
     fn numsub_replies() {
         use redis::Value;
-        let resp2 = Value::Array(vec![
-            Value::BulkString(b"ch".to_vec()),
-            Value::Int(3),
-        ]);
+        let resp2 = Value::Array(vec![Value::BulkString(b"ch".to_vec()), Value::Int(3)]);
         assert_eq!(parse_numsub(&resp2), Ok(3));
         let resp3 = Value::Map(vec![(Value::BulkString(b"ch".to_vec()), Value::Int(2))]);
         assert_eq!(parse_numsub(&resp3), Ok(2));

@@ -202,7 +202,11 @@ impl RedisAdapterFactory {
 
 impl AdapterFactory for RedisAdapterFactory {
     fn create(&self, nsp: &str) -> Arc<dyn Adapter> {
-        Arc::new(RedisAdapter::new(nsp, self.driver.clone(), self.config.clone()))
+        Arc::new(RedisAdapter::new(
+            nsp,
+            self.driver.clone(),
+            self.config.clone(),
+        ))
     }
 }
 
@@ -446,7 +450,9 @@ impl Adapter for RedisAdapter {
                 for socket in sockets {
                     let id = wire::get_str(socket, "id").and_then(Sid::parse);
                     let Some(id) = id else {
-                        tracing::debug!("Redis adapter: skipping a remote socket with a foreign id");
+                        tracing::debug!(
+                            "Redis adapter: skipping a remote socket with a foreign id"
+                        );
                         continue;
                     };
                     out.push(SocketInfo {

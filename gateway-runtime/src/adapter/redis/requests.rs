@@ -81,9 +81,11 @@ impl Core {
                 return;
             }
         };
-        let Some([uid, packet, opts]) = message.as_array().and_then(|a| a.get(..3)).and_then(
-            |a| <&[Value; 3]>::try_from(a).ok(),
-        ) else {
+        let Some([uid, packet, opts]) = message
+            .as_array()
+            .and_then(|a| a.get(..3))
+            .and_then(|a| <&[Value; 3]>::try_from(a).ok())
+        else {
             tracing::debug!("Redis adapter: ignoring malformed broadcast");
             return;
         };
@@ -195,7 +197,9 @@ impl Core {
                     local.disconnect_sockets(&wire::opts_from(Some(opts)), close);
                     return;
                 }
-                let Some(opts) = single_socket(&request) else { return };
+                let Some(opts) = single_socket(&request) else {
+                    return;
+                };
                 if local.fetch_sockets(&opts).is_empty() {
                     return;
                 }
@@ -210,14 +214,19 @@ impl Core {
                 let sockets = self.describe_sockets(local, &opts);
                 self.answer(
                     &request,
-                    wire::map([("requestId", request_id), ("sockets", Value::Array(sockets))]),
+                    wire::map([
+                        ("requestId", request_id),
+                        ("sockets", Value::Array(sockets)),
+                    ]),
                 );
             }
             request_type::SERVER_SIDE_EMIT => {
                 tracing::debug!("Redis adapter: serverSideEmit is not supported; ignored");
             }
             request_type::BROADCAST => {
-                let Some(Value::String(id)) = request_id else { return };
+                let Some(Value::String(id)) = request_id else {
+                    return;
+                };
                 let Some(id) = id.into_str() else { return };
                 if self.acks_lock().contains_key(&id) {
                     return; // our own
@@ -234,8 +243,15 @@ impl Core {
 
     /// Runs another node's broadcast with acks on our sockets; answers with how many were
     /// targeted, then relays each client's answer.
-    fn relay_broadcast_with_ack(&self, local: &LocalNamespace, request: &Value, request_id: String) {
-        let Some(packet) = wire::get(request, "packet") else { return };
+    fn relay_broadcast_with_ack(
+        &self,
+        local: &LocalNamespace,
+        request: &Value,
+        request_id: String,
+    ) {
+        let Some(packet) = wire::get(request, "packet") else {
+            return;
+        };
         let Some(ack_id) = local.0.upgrade().map(|n| n.next_ack_id()) else {
             return;
         };
@@ -349,7 +365,9 @@ impl Core {
         }
     }
 
-    fn pending_lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Pending>> {
+    fn pending_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Pending>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -392,8 +410,10 @@ impl Core {
         if let Some((key, value)) = extra {
             entries.push((Value::from(key), value));
         }
-        self.driver
-            .publish(self.request_channel.clone(), wire::to_json(&Value::Map(entries)))?;
+        self.driver.publish(
+            self.request_channel.clone(),
+            wire::to_json(&Value::Map(entries)),
+        )?;
         let deadline = Instant::now() + self.config.requests_timeout;
         let mut answers = Vec::with_capacity(expected);
         while answers.len() < expected {
@@ -519,7 +539,10 @@ fn handshake_value(h: &crate::socketio::Handshake) -> Value {
             "address",
             Value::from(h.address().map(|a| a.ip().to_string()).unwrap_or_default()),
         ),
-        ("xdomain", Value::Boolean(h.headers().contains_key(http::header::ORIGIN))),
+        (
+            "xdomain",
+            Value::Boolean(h.headers().contains_key(http::header::ORIGIN)),
+        ),
         ("secure", Value::Boolean(false)),
         ("issued", Value::from(h.issued())),
         ("url", Value::from(h.url())),
