@@ -52,10 +52,16 @@ impl Interceptor for PassThrough {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let mut builder = App::builder().gateway::<BenchGateway>();
     if std::env::var("BENCH_ENHANCERS").is_ok_and(|v| v == "1") {
-        builder = builder.global_guard(AllowAll).global_pipe(ValidationPipe).global_interceptor(PassThrough);
+        builder = builder
+            .global_guard(AllowAll)
+            .global_pipe(ValidationPipe)
+            .global_interceptor(PassThrough);
     }
     let app = builder.build().await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -49,15 +49,26 @@ impl ChatGateway {
         #[claims] user: User,
     ) -> Vec<ChatMessage> {
         client.join(req.room.as_str());
-        let _ = client.to(req.room.as_str()).emit("user-joined", &serde_json::json!({ "room": req.room, "user": user.sub }));
+        let _ = client.to(req.room.as_str()).emit(
+            "user-joined",
+            &serde_json::json!({ "room": req.room, "user": user.sub }),
+        );
         self.store.history(&req.room)
     }
 
     /// Leaves a room.
     #[subscribe_message("leave")]
-    fn leave(&self, #[message_body] req: RoomRequest, #[connected_socket] client: Socket, #[claims] user: User) -> bool {
+    fn leave(
+        &self,
+        #[message_body] req: RoomRequest,
+        #[connected_socket] client: Socket,
+        #[claims] user: User,
+    ) -> bool {
         client.leave(&req.room);
-        let _ = self.server.to(req.room.as_str()).emit("user-left", &serde_json::json!({ "room": req.room, "user": user.sub }));
+        let _ = self.server.to(req.room.as_str()).emit(
+            "user-left",
+            &serde_json::json!({ "room": req.room, "user": user.sub }),
+        );
         true
     }
 
@@ -70,7 +81,10 @@ impl ChatGateway {
         #[claims] user: User,
     ) -> Result<Sent, WsException> {
         if !client.rooms().iter().any(|r| **r == *dto.room) {
-            return Err(WsException::new(format!("join `{}` before writing to it", dto.room)));
+            return Err(WsException::new(format!(
+                "join `{}` before writing to it",
+                dto.room
+            )));
         }
         let message = self.store.save(&dto.room, &user.sub, &dto.text);
         let _ = client.to(dto.room.as_str()).emit("new-message", &message);
@@ -79,11 +93,16 @@ impl ChatGateway {
 
     /// Typing indicators: volatile, dropped for clients that are behind.
     #[subscribe_message("typing")]
-    fn typing(&self, #[message_body] req: RoomRequest, #[connected_socket] client: Socket, #[claims] user: User) {
-        let _ = client
-            .to(req.room.as_str())
-            .volatile()
-            .emit("typing", &serde_json::json!({ "room": req.room, "user": user.sub }));
+    fn typing(
+        &self,
+        #[message_body] req: RoomRequest,
+        #[connected_socket] client: Socket,
+        #[claims] user: User,
+    ) {
+        let _ = client.to(req.room.as_str()).volatile().emit(
+            "typing",
+            &serde_json::json!({ "room": req.room, "user": user.sub }),
+        );
     }
 }
 
@@ -95,7 +114,11 @@ impl OnGatewayConnection for ChatGateway {
 }
 
 impl OnGatewayDisconnect for ChatGateway {
-    async fn handle_disconnect(&self, client: &Socket, reason: DisconnectReason) -> Result<(), Exception> {
+    async fn handle_disconnect(
+        &self,
+        client: &Socket,
+        reason: DisconnectReason,
+    ) -> Result<(), Exception> {
         tracing::info!(socket = %client.id(), %reason, "left /chat");
         Ok(())
     }

@@ -37,12 +37,21 @@ struct Login {
 async fn login(State(jwt): State<Arc<JwtService>>, Json(body): Json<Login>) -> impl IntoResponse {
     let name = body.username.trim();
     if name.is_empty() || name.len() > 32 {
-        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "username must be 1 to 32 characters" })));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": "username must be 1 to 32 characters" })),
+        );
     }
-    let user = User { sub: name.to_string(), exp: jwt.now() + TOKEN_LIFETIME_SECS };
+    let user = User {
+        sub: name.to_string(),
+        exp: jwt.now() + TOKEN_LIFETIME_SECS,
+    };
     match jwt.sign(&user) {
         Ok(token) => (StatusCode::OK, Json(serde_json::json!({ "token": token }))),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "error": e.to_string() }))),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        ),
     }
 }
 
@@ -72,7 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route("/login", post(login))
         .with_state(app.get::<JwtService>()?);
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
     app.serve(listener, routes).await?;

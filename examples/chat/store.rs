@@ -41,6 +41,9 @@ impl MessageStore {
     /// The last messages of `room`, oldest first.
     pub fn history(&self, room: &str) -> Vec<ChatMessage> {
         let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-        rooms.get(room).map(|h| h.iter().cloned().collect()).unwrap_or_default()
+        rooms
+            .get(room)
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }

@@ -6,7 +6,7 @@ use crate::ctxt::Ctxt;
 
 pub(crate) enum FieldKind {
     /// `Arc<T>`: injected.
-    Provider(Type),
+    Provider(Box<Type>),
     /// `#[default]`: `Default::default()`.
     Default,
     /// `#[websocket_server]`.
@@ -60,7 +60,7 @@ pub(crate) fn classify(cx: &Ctxt, field: &mut Field, allow_server: bool) -> Fiel
         return FieldKind::Default;
     }
     match arc_inner(&field.ty) {
-        Some(inner) => FieldKind::Provider(inner),
+        Some(inner) => FieldKind::Provider(Box::new(inner)),
         None => {
             let hint = if allow_server {
                 "a gateway field is an injected provider: write `Arc<T>`; mark the server handle `#[websocket_server]` and other fields `#[default]`"

@@ -175,18 +175,18 @@ impl<G> ConnNo<G> for HookProbe<G> {
 }
 
 pub trait DiscYes<G> {
-    fn disc_hook(&self) -> Option<fn(Arc<G>, Socket, DisconnectReason) -> HookFut>;
+    fn disc_hook(&self) -> Option<crate::app::DisconnectHookFn<G>>;
 }
 impl<G: OnGatewayDisconnect> DiscYes<G> for &HookProbe<G> {
-    fn disc_hook(&self) -> Option<fn(Arc<G>, Socket, DisconnectReason) -> HookFut> {
+    fn disc_hook(&self) -> Option<crate::app::DisconnectHookFn<G>> {
         Some(|g, s, r| Box::pin(async move { g.handle_disconnect(&s, r).await }))
     }
 }
 pub trait DiscNo<G> {
-    fn disc_hook(&self) -> Option<fn(Arc<G>, Socket, DisconnectReason) -> HookFut>;
+    fn disc_hook(&self) -> Option<crate::app::DisconnectHookFn<G>>;
 }
 impl<G> DiscNo<G> for HookProbe<G> {
-    fn disc_hook(&self) -> Option<fn(Arc<G>, Socket, DisconnectReason) -> HookFut> {
+    fn disc_hook(&self) -> Option<crate::app::DisconnectHookFn<G>> {
         None
     }
 }

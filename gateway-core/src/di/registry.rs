@@ -10,6 +10,7 @@ type AnyArc = Arc<dyn Any + Send + Sync>;
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type Factory = Box<dyn FnOnce(Container) -> BoxFuture<'static, Result<AnyArc, String>> + Send>;
 type Construct = fn(&Container) -> Result<AnyArc, DiError>;
+type AutoBuild = (fn() -> Vec<Dependency>, Construct);
 
 /// A type that builds itself from other providers. `#[injectable]` implements it.
 pub trait Injectable: Sized + Send + Sync + 'static {
@@ -26,7 +27,7 @@ pub struct Dependency {
     name: &'static str,
     /// The field (or role) it is injected into, for error messages.
     pub field: &'static str,
-    auto: Option<(fn() -> Vec<Dependency>, Construct)>,
+    auto: Option<AutoBuild>,
 }
 
 impl std::fmt::Debug for Dependency {

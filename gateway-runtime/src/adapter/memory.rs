@@ -140,7 +140,7 @@ mod tests {
         let r1: Room = "r1".into();
         let r2: Room = "r2".into();
         a.add_all(x, &[r1.clone(), r2.clone()]);
-        a.add_all(y, &[r1.clone()]);
+        a.add_all(y, std::slice::from_ref(&r1));
         let all = [x, y, z];
         let mut both = vec![x, y];
         both.sort();

@@ -141,6 +141,8 @@ impl FromServer for SocketIo {
 }
 
 type HookFuture = BoxFuture<'static, Result<(), Exception>>;
+/// A gateway's `handle_disconnect`, as a function of the gateway instance.
+pub type DisconnectHookFn<G> = fn(Arc<G>, Socket, DisconnectReason) -> HookFuture;
 
 /// Lifecycle hooks a gateway implements (found by the macro).
 pub struct Hooks<G> {
@@ -149,7 +151,7 @@ pub struct Hooks<G> {
     /// [`OnGatewayConnection::handle_connection`].
     pub connection: Option<fn(Arc<G>, Socket) -> HookFuture>,
     /// [`OnGatewayDisconnect::handle_disconnect`].
-    pub disconnect: Option<fn(Arc<G>, Socket, DisconnectReason) -> HookFuture>,
+    pub disconnect: Option<DisconnectHookFn<G>>,
 }
 
 /// A gateway: a struct whose handlers serve a namespace. `#[gateway]` implements it.

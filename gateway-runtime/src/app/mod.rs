@@ -24,9 +24,10 @@ pub use enhancers::{
 };
 pub use exception::{Exception, WsException};
 pub use gateway::{
-    BoundHandler, EnhancerRef, Enhancers, FromServer, Gateway, GatewayOptions, HandlerRegistration,
-    Hooks, Invocation, NamespaceSpec, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit,
+    BoundHandler, DisconnectHookFn, EnhancerRef, Enhancers, FromServer, Gateway, GatewayOptions,
+    HandlerRegistration, Hooks, Invocation, NamespaceSpec, OnGatewayConnection,
+    OnGatewayDisconnect, OnGatewayInit,
 };
 pub use gateway_core::di::{Container, Dependency, DiError, Injectable};
-pub use pipeline::{exception_payload, extract};
+pub use pipeline::{exception_payload, extract, ValidateFn};
 pub use reply::{IntoReply, Reply, ReplyStream, WsResponse};

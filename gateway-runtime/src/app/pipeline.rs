@@ -18,6 +18,9 @@ use super::gateway::{BoundHandler, Invocation};
 use super::reply::Reply;
 use crate::socketio::{AckSender, Args, Socket};
 
+/// How generated code exposes a body as `validator::Validate` (when its type implements it).
+pub type ValidateFn<T> = fn(&T) -> Option<&dyn validator::Validate>;
+
 /// A handler with every enhancer resolved, ready to run.
 pub(crate) struct ResolvedHandler {
     pub(crate) info: Arc<HandlerInfo>,
@@ -131,7 +134,7 @@ pub fn exception_payload(e: &Exception, ctx: &ExecutionContext) -> Value {
     let mut cause = serde_json::Map::new();
     cause.insert("pattern".into(), Value::String(ctx.event().to_string()));
     let body = ctx.body();
-    if ctx.args().len() > 0 {
+    if !ctx.args().is_empty() {
         cause.insert("data".into(), body);
     }
     json!({ "status": "error", "message": message, "cause": Value::Object(cause) })
@@ -183,7 +186,7 @@ pub(crate) async fn handle_exception(
 pub fn extract<T: DeserializeOwned>(
     inv: &Invocation,
     meta: ArgumentMetadata,
-    validate: Option<fn(&T) -> Option<&dyn validator::Validate>>,
+    validate: Option<ValidateFn<T>>,
 ) -> Result<T, Exception> {
     let args = inv.ctx.args();
     let transforming = inv.pipes.iter().any(|p| p.transforms());
@@ -210,7 +213,7 @@ pub fn extract<T: DeserializeOwned>(
         .map_err(|e| bad_body(&meta, e))?
     };
     if !inv.pipes.is_empty() {
-        struct Probe<'a, T>(&'a T, Option<fn(&T) -> Option<&dyn validator::Validate>>);
+        struct Probe<'a, T>(&'a T, Option<ValidateFn<T>>);
         impl<T> Checkable for Probe<'_, T> {
             fn as_validate(&self) -> Option<&dyn validator::Validate> {
                 self.1.and_then(|f| f(self.0))

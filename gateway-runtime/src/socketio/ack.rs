@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Context;
 
 use gateway_core::socketio::{ArgList, Args, Encoder};
 
@@ -63,7 +63,7 @@ where
     let mut fut: Pin<Box<F>> = Box::pin(fut);
     let waker = std::task::Waker::noop();
     let mut cx = Context::from_waker(waker);
-    if let Poll::Pending = fut.as_mut().poll(&mut cx) {
+    if fut.as_mut().poll(&mut cx).is_pending() {
         tokio::spawn(fut);
     }
 }
