@@ -5,6 +5,10 @@
 //! JWT_SECRET=change-me cargo run --release --example chat
 //! ```
 //!
+//! With `REDIS_URL=redis://127.0.0.1:6379/`, several instances (different `PORT`s) share
+//! rooms through the Redis adapter; Node.js socket.io servers with `@socket.io/redis-adapter`
+//! can join the same cluster.
+//!
 //! Open http://127.0.0.1:3000 in two browser tabs, or script it:
 //! `POST /login {"username":"ada"}` returns `{"token":…}`; connect `socket.io-client` to
 //! `/chat` with `auth: { token }`, then `join`, `send-message`, `typing`, `leave`.
@@ -20,6 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use gateway_runtime::adapter::redis::{RedisAdapter, RedisConfig};
 use gateway_runtime::prelude::{App, JwtService};
 use serde::Deserialize;
 
@@ -69,7 +74,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             JwtService::hs256(b"development-secret-change-me")
         }
     };
-    let app = App::builder()
+    let mut builder = App::builder();
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        // Several chat servers behind a load balancer share rooms through Redis.
+        let adapter = RedisAdapter::factory(RedisConfig::new(url.clone()))?;
+        builder = builder.adapter(adapter);
+        tracing::info!(%url, "sharing rooms with other nodes through Redis");
+    }
+    let app = builder
         .provider(MessageStore::default())
         .provider(jwt)
         .gateway::<ChatGateway>()

@@ -566,3 +566,56 @@ async fn a_missing_provider_fails_at_startup_naming_who_needs_it() {
     assert!(msg.contains("no provider for `pipeline::Log`"), "{msg}");
     assert!(msg.contains("needed by TestGateway"), "{msg}");
 }
+
+/// A service that emits through the server handle it was built with.
+#[injectable]
+struct Announcer {
+    io: Arc<SocketIo>,
+}
+
+impl Announcer {
+    fn announce(&self, text: &str) {
+        let _ = self.io.of("/moved").emit("announcement", text);
+    }
+}
+
+#[gateway(namespace = "/original")]
+struct MovableGateway {
+    announcer: Arc<Announcer>,
+}
+
+#[gateway]
+impl MovableGateway {
+    #[subscribe_message("announce")]
+    fn announce(&self, #[message_body] text: String) -> bool {
+        self.announcer.announce(&text);
+        true
+    }
+}
+
+#[tokio::test]
+async fn options_are_overridable_at_build_and_services_can_emit() {
+    let app = TestApp::start(
+        App::builder()
+            .provider_type::<Announcer>()
+            .gateway::<MovableGateway>()
+            .gateway_options::<MovableGateway>(|o| {
+                o.namespace = gateway_runtime::app::NamespaceSpec::Name("/moved".into())
+            }),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(app.client("/original").await, Err(ClientError::Refused(m, _)) if m == "Invalid namespace")
+    );
+    let mut a = app.client("/moved").await.unwrap();
+    let mut b = app.client("/moved").await.unwrap();
+    assert_eq!(
+        a.emit_with_ack("announce", &("hello",), T).await.unwrap(),
+        vec![json!(true)]
+    );
+    assert_eq!(
+        b.expect_event("announcement", T).await.unwrap(),
+        vec![json!("hello")]
+    );
+}

@@ -46,10 +46,12 @@ impl From<DiError> for BuildError {
 }
 
 type RegistryOp = Box<dyn FnOnce(&mut Registry, usize) + Send>;
+type OptionOverride = Box<dyn Fn(&mut GatewayOptions) + Send>;
 
 /// What a gateway needs to be wired, without its type.
 pub(crate) struct GatewayDecl {
     pub(crate) name: &'static str,
+    pub(crate) type_id: TypeId,
     pub(crate) options: GatewayOptions,
     deps: fn() -> Vec<Dependency>,
     pub(crate) instantiate: fn(
@@ -70,6 +72,7 @@ fn gateway_decl<G: Gateway>() -> GatewayDecl {
     }
     GatewayDecl {
         name: G::NAME,
+        type_id: TypeId::of::<G>(),
         options: G::options(),
         deps: deps::<G>,
         instantiate: wiring::instantiate::<G>,
@@ -182,6 +185,7 @@ pub struct AppBuilder {
     overrides: Vec<RegistryOp>,
     globals: Globals,
     socketio: SocketIoBuilder,
+    option_overrides: Vec<(TypeId, OptionOverride)>,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -216,6 +220,7 @@ impl App {
             overrides: Vec::new(),
             globals: Globals::default(),
             socketio: SocketIo::builder(),
+            option_overrides: Vec::new(),
         }
     }
 
@@ -392,6 +397,22 @@ impl AppBuilder {
         self
     }
 
+    /// Overrides the `#[gateway(...)]` options of `G` (e.g. its namespace from config).
+    pub fn gateway_options<G: Gateway>(
+        mut self,
+        f: impl Fn(&mut GatewayOptions) + Send + 'static,
+    ) -> Self {
+        self.option_overrides.push((TypeId::of::<G>(), Box::new(f)));
+        self
+    }
+
+    /// The adapter for rooms and broadcasts (in-memory by default; a Redis adapter for
+    /// many nodes).
+    pub fn adapter(mut self, factory: impl crate::adapter::AdapterFactory) -> Self {
+        self.socketio = self.socketio.adapter(factory);
+        self
+    }
+
     /// Configures the Socket.IO server (engine options, adapter, connect timeout).
     pub fn socketio(mut self, f: impl FnOnce(SocketIoBuilder) -> SocketIoBuilder) -> Self {
         self.socketio = f(self.socketio);
@@ -407,6 +428,7 @@ impl AppBuilder {
             overrides,
             globals,
             socketio,
+            option_overrides,
         } = self;
         let mut registry = Registry::new();
         let mut all = vec![root];
@@ -417,6 +439,8 @@ impl AppBuilder {
             .map(|(i, m)| (m.name.clone(), i))
             .collect();
         let mut decls: Vec<(usize, GatewayDecl)> = Vec::new();
+        let option_overrides: HashMap<TypeId, OptionOverride> =
+            option_overrides.into_iter().collect();
         let mut indexes = Vec::new();
         for (i, m) in all.iter().enumerate() {
             let index = if i == 0 {
@@ -460,8 +484,16 @@ impl AppBuilder {
         for (module, decl) in &decls {
             registry.require(decl.name, *module, (decl.deps)());
         }
-        let container = registry.build().await?;
+        for (_, decl) in decls.iter_mut() {
+            if let Some(f) = option_overrides.get(&decl.type_id) {
+                f(&mut decl.options);
+            }
+        }
+        // The server exists before any provider is built, so services can inject
+        // `Arc<SocketIo>` and emit from construction on.
         let io = wiring::configure(socketio, &decls)?.build();
+        registry.value(io.clone());
+        let container = registry.build().await?;
         wiring::install(
             &io,
             &container,

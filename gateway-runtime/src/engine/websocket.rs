@@ -114,9 +114,10 @@ impl<H: EngineHandler> EngineInner<H> {
                             Outgoing::Text(t) => WsMessage::Text(t),
                             Outgoing::Binary(b) => WsMessage::Binary(b),
                         };
-                        // One write per packet, as socket.io does: clients that handle one
-                        // frame per event loop turn rely on it.
-                        if sink.send(msg).await.is_err() {
+                        // Frames are written together and flushed once; only a CONNECT
+                        // answer is flushed on its own (see below).
+                        let written = if pace { sink.send(msg).await } else { sink.feed(msg).await };
+                        if written.is_err() {
                             failed = true;
                             break;
                         }

@@ -30,6 +30,7 @@ pub(crate) struct Client {
     sockets: Mutex<Vec<Socket>>,
     partial: Mutex<Option<Partial>>,
     connecting: Mutex<Vec<Box<str>>>,
+    connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
     pub(crate) connected_once: AtomicBool,
 }
 
@@ -41,6 +42,7 @@ impl Client {
             sockets: Mutex::default(),
             partial: Mutex::default(),
             connecting: Mutex::default(),
+            connect_timer: Mutex::default(),
             connected_once: AtomicBool::new(false),
         })
     }
@@ -48,6 +50,10 @@ impl Client {
     fn socket(&self, nsp: &str) -> Option<Socket> {
         let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
         sockets.iter().find(|s| s.namespace_name() == nsp).cloned()
+    }
+
+    pub(crate) fn set_connect_timer(&self, timer: tokio::task::AbortHandle) {
+        *self.connect_timer.lock().unwrap_or_else(|e| e.into_inner()) = Some(timer);
     }
 
     fn connecting(&self, nsp: &str) -> bool {
@@ -231,7 +237,16 @@ impl Client {
             if client.engine.is_closed() {
                 return;
             }
-            client.connected_once.store(true, Ordering::Release);
+            if !client.connected_once.swap(true, Ordering::AcqRel) {
+                if let Some(timer) = client
+                    .connect_timer
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                {
+                    timer.abort();
+                }
+            }
             socket.mark_connected();
             ns.insert(&socket);
             client
@@ -256,6 +271,14 @@ impl Client {
     }
 
     pub(crate) fn on_close(&self, reason: CloseReason) {
+        if let Some(timer) = self
+            .connect_timer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            timer.abort();
+        }
         let sockets = std::mem::take(&mut *self.sockets.lock().unwrap_or_else(|e| e.into_inner()));
         for socket in sockets {
             socket.close(DisconnectReason::Transport(reason));

@@ -321,7 +321,7 @@ impl EngineHandler for SocketIoHandler {
         let client = Client::new(socket.clone(), self.server.clone());
         let weak = Arc::downgrade(&client);
         let timeout = self.server.connect_timeout;
-        tokio::spawn(async move {
+        let timer = tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
             if let Some(client) = weak.upgrade() {
                 if !client
@@ -332,6 +332,9 @@ impl EngineHandler for SocketIoHandler {
                 }
             }
         });
+        // The timer is dropped as soon as a namespace is joined, so an idle connection
+        // keeps no task besides its transport and heartbeat.
+        client.set_connect_timer(timer.abort_handle());
         client
     }
 
