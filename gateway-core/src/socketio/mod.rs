@@ -31,4 +31,4 @@ pub use args::Args;
 pub use binary::Binary;
 pub use encode::{ArgList, EncodeError, Encoded, Encoder};
 pub use packet::{PacketKind, ParseError, RawPacket, MAX_ATTACHMENTS};
-pub use value::AnyValue;
+pub use value::{AnyMap, AnyValue};

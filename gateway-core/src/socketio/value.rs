@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::fmt;
 
 use bytes::Bytes;
@@ -7,6 +6,9 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::Binary;
+
+/// The map of an [`AnyValue::Object`].
+pub type AnyMap = indexmap::IndexMap<String, AnyValue>;
 
 /// Any payload value, binary included: what a JavaScript client can send as an event
 /// argument. Use it where the shape is not known in advance; received binary
@@ -34,8 +36,8 @@ pub enum AnyValue {
     Binary(Bytes),
     /// An array.
     Array(Vec<AnyValue>),
-    /// An object.
-    Object(BTreeMap<String, AnyValue>),
+    /// An object, its keys in the order they were written.
+    Object(indexmap::IndexMap<String, AnyValue>),
 }
 
 impl AnyValue {
@@ -185,7 +187,7 @@ impl<'de> Visitor<'de> for AnyVisitor {
         Ok(AnyValue::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<AnyValue, A::Error> {
-        let mut map = BTreeMap::new();
+        let mut map = indexmap::IndexMap::new();
         while let Some((k, v)) = access.next_entry::<String, AnyValue>()? {
             map.insert(k, v);
         }
@@ -229,7 +231,7 @@ mod tests {
         let p = Encoder::event("/", None, "e", &(v,)).unwrap();
         assert_eq!(
             &p.text[..],
-            br#"451-["e",{"data":{"_placeholder":true,"num":0},"name":"x"}]"#
+            br#"451-["e",{"name":"x","data":{"_placeholder":true,"num":0}}]"#
         );
         assert_eq!(AnyValue::from_serialize(&()).unwrap(), AnyValue::Null);
         assert_eq!(

@@ -134,7 +134,7 @@ fn register(socket: &Socket) {
             Ok(answer) => {
                 if let Some(ack) = ack {
                     let first: AnyValue = answer.get(0).unwrap_or_default();
-                    let mut reply = std::collections::BTreeMap::new();
+                    let mut reply = gateway_runtime::socketio::AnyMap::new();
                     reply.insert("answer".to_string(), first);
                     let _ = ack.send(&(AnyValue::Object(reply),));
                 }
