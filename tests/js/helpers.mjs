@@ -13,6 +13,7 @@
 //   for the protocol-*.test.mjs files.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -1156,4 +1157,186 @@ export async function assertServerAlive(server) {
   proc.health();
   await pollingHandshake(server, '/engine.io/');
   await pollingHandshake(server, '/socket.io/');
+}
+
+// ---------------------------------------------------------------------------
+// Gateway fixture (gateway-*.test.mjs) and chat example (chat.test.mjs)
+// ---------------------------------------------------------------------------
+
+/** The gateway fixture server (tests/src/bin/gateway_server.rs). */
+export const GATEWAY_SERVER_BIN =
+  process.env.GATEWAY_SERVER_BIN || path.resolve(HERE, '../../target/debug/gateway_server');
+
+/** The chat example (examples/chat). */
+export const CHAT_BIN = process.env.CHAT_BIN || path.resolve(HERE, '../../target/debug/examples/chat');
+
+/**
+ * Messages of every Rust panic a server printed on stderr (the line after
+ * "thread '…' panicked at <location>:"), collected from the whole stderr stream.
+ */
+function collectPanics(server) {
+  const panics = [];
+  let text = '';
+  server.child.stderr.on('data', (chunk) => {
+    text += chunk.toString('utf8');
+    const re = /panicked at [^\n]*:\n([^\n]*)\n/g;
+    let m;
+    let consumed = 0;
+    while ((m = re.exec(text))) {
+      panics.push(m[1]);
+      consumed = re.lastIndex;
+    }
+    // keep an unfinished panic report (and a little context) for the next chunk
+    text = text.slice(Math.max(consumed, text.length - 4096));
+  });
+  return panics;
+}
+
+/**
+ * Starts `bin` (PORT=0 plus `env`) for a test and registers it like useServer's
+ * per-test servers would be, but with panic bookkeeping: `server.panics` lists the
+ * panic messages printed so far. Resolves with the server.
+ */
+export async function startBinServer({ bin, env = {} }) {
+  const server = await startServer({ bin, env });
+  server.panics = collectPanics(server);
+  return server;
+}
+
+/**
+ * Stops a server started with startBinServer and throws if it exited on its own or
+ * printed a panic whose message is not in `allowedPanics`.
+ */
+export async function stopBinServer(server, allowedPanics = []) {
+  await server.kill();
+  if (server.exit && !server.killedByUs) server.health(); // throws: exited on its own
+  const unexpected = (server.panics || []).filter((m) => !allowedPanics.includes(m));
+  if (unexpected.length) {
+    throw new Error(
+      `server printed unexpected panic(s): ${JSON.stringify(unexpected)}\n--- server stderr (tail) ---\n${server.stderrTail}`,
+    );
+  }
+}
+
+/** Throws if a startBinServer server exited on its own or printed a panic not in `allowedPanics`. */
+export function assertBinServerHealthy(server, allowedPanics = []) {
+  if (server.exit && !server.killedByUs) server.health();
+  const unexpected = (server.panics || []).filter((m) => !allowedPanics.includes(m));
+  assert.deepStrictEqual(unexpected, [], 'unexpected server panics');
+}
+
+/**
+ * useServer() for another binary: starts `bin` (with `env`) once for the current file
+ * or suite, closes every client socket and raw client after each test, and at the end
+ * kills the server and fails if it crashed or printed a panic whose message is not in
+ * `allowedPanics` (handlers of the fixture that panic on purpose).
+ * The handle also has fresh(): a server of its own for the current test, killed (and
+ * checked the same way) after it.
+ */
+export function useBinServer({ bin, env = {}, allowedPanics = [] }) {
+  const perTest = new Set();
+  const handle = {
+    server: null,
+    get url() {
+      return this.server && this.server.url;
+    },
+    get port() {
+      return this.server && this.server.port;
+    },
+    async fresh() {
+      const s = await startBinServer({ bin, env });
+      perTest.add(s);
+      return s;
+    },
+  };
+  before(
+    async () => {
+      handle.server = await startBinServer({ bin, env });
+    },
+    { timeout: SERVER_START_TIMEOUT + 5_000 },
+  );
+  afterEach(
+    async () => {
+      closeRawClients();
+      closeAllClients();
+      const servers = [...perTest];
+      perTest.clear();
+      for (const s of servers) await stopBinServer(s, allowedPanics);
+    },
+    { timeout: SERVER_STOP_GRACE * 2 + 2_000 },
+  );
+  after(
+    async () => {
+      closeRawClients();
+      closeAllClients();
+      if (handle.server) await stopBinServer(handle.server, allowedPanics);
+    },
+    { timeout: SERVER_STOP_GRACE * 2 + 2_000 },
+  );
+  return handle;
+}
+
+/**
+ * A JSON Web Token signed by hand with HMAC (node:crypto): `alg` HS256 (default),
+ * HS384 or HS512, or 'none' (unsigned: empty signature). `header` adds header fields.
+ */
+export function signJwt(claims, secret, { alg = 'HS256', header = {} } = {}) {
+  const b64 = (value) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+  const input = `${b64({ alg, typ: 'JWT', ...header })}.${b64(claims)}`;
+  if (alg === 'none') return `${input}.`;
+  const hashes = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+  assert.ok(hashes[alg], `unsupported alg ${alg}`);
+  const signature = crypto.createHmac(hashes[alg], secret).update(input).digest('base64url');
+  return `${input}.${signature}`;
+}
+
+/** Seconds since the epoch, as JWT `exp` counts them. */
+export function nowSeconds() {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** The JWT secret the gateway-*.test.mjs files give the fixture (JWT_SECRET). */
+export const GATEWAY_JWT_SECRET = 'test-secret';
+
+/** Panic messages the fixture's handlers and hooks raise on purpose ("panic" event, auth.panic_hook). */
+export const GATEWAY_EXPECTED_PANICS = Object.freeze(['handler bug', 'hook bug']);
+
+/** useBinServer() for the gateway fixture (GATEWAY_SERVER_BIN) with JWT_SECRET=GATEWAY_JWT_SECRET. */
+export function useGatewayServer(env = {}) {
+  return useBinServer({
+    bin: GATEWAY_SERVER_BIN,
+    env: { JWT_SECRET: GATEWAY_JWT_SECRET, RUST_BACKTRACE: '0', ...env },
+    allowedPanics: GATEWAY_EXPECTED_PANICS,
+  });
+}
+
+/**
+ * Resolves with the error of the next 'connect_error' of `socket` (call right after
+ * creating the socket, before any await), or rejects on 'connect' / timeout.
+ */
+export function waitConnectError(socket, { timeout = WAIT_TIMEOUT } = {}) {
+  let onError;
+  let onConnect;
+  const p = new Promise((resolve, reject) => {
+    onError = (err) => resolve(err);
+    onConnect = () => reject(new Error(`${socket.nsp} connected, a connect_error was expected`));
+    socket.on('connect_error', onError);
+    socket.on('connect', onConnect);
+  });
+  return withTimeout(p, timeout, `'connect_error' on ${socket.nsp}`, () => {
+    socket.off('connect_error', onError);
+    socket.off('connect', onConnect);
+  });
+}
+
+/**
+ * Asserts that `event` emitted with `args` and an ack callback gets no
+ * acknowledgement within `ms` (socket.io-client's own ack timeout fires).
+ */
+export async function assertNoAck(socket, ms, event, ...args) {
+  await assert.rejects(
+    socket.timeout(ms).emitWithAck(event, ...args),
+    (err) => err instanceof Error && err.message === 'operation has timed out',
+    `'${event}' must not be acknowledged`,
+  );
 }
