@@ -16,7 +16,9 @@ struct Journal(Mutex<HashMap<String, Vec<String>>>);
 impl Journal {
     fn push(&self, socket: &SioSocket, what: impl Into<String>) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(socket.id().to_string()).or_default().push(what.into());
+        map.entry(socket.id().to_string())
+            .or_default()
+            .push(what.into());
     }
     fn of(&self, id: &str) -> Vec<String> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -33,7 +35,10 @@ impl Guard for RecordingConnectionGuard {
     async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
         self.journal.push(ctx.socket(), "connection-guard");
         if ctx.socket().handshake().auth.get("refuse").is_some() {
-            return Err(WsException::object(json!({ "message": "refused by guard", "reason": "test" })).into());
+            return Err(WsException::object(
+                json!({ "message": "refused by guard", "reason": "test" }),
+            )
+            .into());
         }
         Ok(ctx.socket().handshake().auth.get("deny").is_none())
     }
@@ -89,8 +94,13 @@ impl MainGateway {
     }
 
     #[subscribe_message("stream")]
-    fn stream(&self, #[message_body] count: u32) -> ReplyStream<impl futures_util::Stream<Item = WsResponse<u32>> + Send> {
-        ReplyStream(futures_util::stream::iter((0..count).map(|i| WsResponse::new("tick", i))))
+    fn stream(
+        &self,
+        #[message_body] count: u32,
+    ) -> ReplyStream<impl futures_util::Stream<Item = WsResponse<u32>> + Send> {
+        ReplyStream(futures_util::stream::iter(
+            (0..count).map(|i| WsResponse::new("tick", i)),
+        ))
     }
 
     #[subscribe_message("ws-error")]
@@ -100,7 +110,9 @@ impl MainGateway {
 
     #[subscribe_message("object-error")]
     fn object_error(&self) -> Result<u8, WsException> {
-        Err(WsException::object(json!({ "code": "FULL", "message": "room is full" })))
+        Err(WsException::object(
+            json!({ "code": "FULL", "message": "room is full" }),
+        ))
     }
 
     #[subscribe_message("internal")]
@@ -131,7 +143,11 @@ impl MainGateway {
     }
 
     #[subscribe_message("journal")]
-    fn journal(&self, #[message_body] id: Option<String>, #[connected_socket] client: SioSocket) -> Vec<String> {
+    fn journal(
+        &self,
+        #[message_body] id: Option<String>,
+        #[connected_socket] client: SioSocket,
+    ) -> Vec<String> {
         let id = id.unwrap_or_else(|| client.id().to_string());
         self.journal.of(&id)
     }
@@ -157,8 +173,13 @@ impl OnGatewayConnection for MainGateway {
 }
 
 impl OnGatewayDisconnect for MainGateway {
-    async fn handle_disconnect(&self, client: &SioSocket, reason: DisconnectReason) -> Result<(), Exception> {
-        self.journal.push(client, format!("handle_disconnect:{reason}"));
+    async fn handle_disconnect(
+        &self,
+        client: &SioSocket,
+        reason: DisconnectReason,
+    ) -> Result<(), Exception> {
+        self.journal
+            .push(client, format!("handle_disconnect:{reason}"));
         Ok(())
     }
 }
@@ -188,8 +209,16 @@ struct RolesGuard;
 
 impl Guard for RolesGuard {
     async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
-        let Some(roles) = ctx.metadata("roles") else { return Ok(true) };
-        let role = ctx.socket().handshake().auth.get("role").cloned().unwrap_or(Value::Null);
+        let Some(roles) = ctx.metadata("roles") else {
+            return Ok(true);
+        };
+        let role = ctx
+            .socket()
+            .handshake()
+            .auth
+            .get("role")
+            .cloned()
+            .unwrap_or(Value::Null);
         Ok(roles.as_array().is_some_and(|r| r.contains(&role)))
     }
 }
@@ -260,10 +289,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .gateway::<RolesGateway>()
         .gateway::<AckErrorsGateway>()
         .gateway::<TeamGateway>()
-        .socketio(|b| b.ping_interval(Duration::from_millis(1000)).ping_timeout(Duration::from_millis(1000)))
+        .socketio(|b| {
+            b.ping_interval(Duration::from_millis(1000))
+                .ping_timeout(Duration::from_millis(1000))
+        })
         .build()
         .await?;
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
     app.serve(listener, axum::Router::new()).await?;
