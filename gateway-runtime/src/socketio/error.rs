@@ -116,6 +116,8 @@ pub enum AckError {
     Disconnected,
     /// The packet could not be sent.
     Send(SendError),
+    /// The other nodes of the cluster could not be asked (see the adapter's log).
+    Cluster,
 }
 
 impl fmt::Display for AckError {
@@ -124,6 +126,7 @@ impl fmt::Display for AckError {
             Self::Timeout => f.write_str("operation has timed out"),
             Self::Disconnected => f.write_str("socket disconnected before acknowledging"),
             Self::Send(e) => e.fmt(f),
+            Self::Cluster => f.write_str("the other nodes of the cluster could not be reached"),
         }
     }
 }

@@ -150,21 +150,30 @@ impl BroadcastOperator {
             internals::deliver_with_ack_to(&self.ns, &packet, &self.opts, id, on_ack.clone());
         let timeout = self.timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
         let deadline = tokio::time::Instant::now() + timeout;
-        let remote = if self.opts.local {
+        // How many remote sockets will answer; `Err` when the other nodes could not tell,
+        // in which case answers are gathered until the deadline.
+        let remote: Result<usize, AckError> = if self.opts.local {
             Ok(0)
         } else {
-            tokio::time::timeout_at(
-                deadline,
+            let request =
                 self.ns
                     .adapter
-                    .remote_broadcast_with_ack(&packet, &self.opts, on_ack.clone()),
-            )
-            .await
-            .unwrap_or(Ok(0))
+                    .remote_broadcast_with_ack(&packet, &self.opts, on_ack.clone());
+            match tokio::time::timeout_at(deadline, request).await {
+                Ok(Ok(n)) => Ok(n),
+                Ok(Err(e)) => {
+                    tracing::warn!(nsp = %self.ns.name, "broadcast acks from other nodes unavailable: {e}");
+                    Err(AckError::Cluster)
+                }
+                Err(_) => Err(AckError::Timeout),
+            }
         };
         drop(on_ack);
-        let expected = targets.len() + remote.as_ref().copied().unwrap_or(0);
-        let mut responses = Vec::with_capacity(expected);
+        let expected = match remote {
+            Ok(n) => targets.len() + n,
+            Err(_) => usize::MAX,
+        };
+        let mut responses = Vec::with_capacity(targets.len());
         let mut error = None;
         while responses.len() < expected {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -182,13 +191,9 @@ impl BroadcastOperator {
         for socket in &targets {
             socket.remove_ack_slot(id);
         }
-        match (error, remote) {
-            (None, Ok(_)) => Ok(responses),
-            (Some(error), _) => Err(BroadcastAckError { error, responses }),
-            (None, Err(_)) => Err(BroadcastAckError {
-                error: AckError::Disconnected,
-                responses,
-            }),
+        match (remote, error) {
+            (Ok(_), None) => Ok(responses),
+            (Err(error), _) | (Ok(_), Some(error)) => Err(BroadcastAckError { error, responses }),
         }
     }
 
