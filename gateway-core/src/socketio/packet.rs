@@ -118,6 +118,15 @@ impl<'a> RawPacket<'a> {
     /// assert!(RawPacket::decode("2{}").is_err());
     /// ```
     pub fn decode(text: &'a str) -> Result<Self, ParseError> {
+        let packet = Self::decode_header(text)?;
+        packet.check_json()?;
+        Ok(packet)
+    }
+
+    /// Like [`RawPacket::decode`], but leaves the JSON data unchecked beyond its first
+    /// character: for callers that parse the data next anyway (and treat a failure there
+    /// as a parse error), so it is read once.
+    pub fn decode_header(text: &'a str) -> Result<Self, ParseError> {
         let bytes = text.as_bytes();
         let kind = PacketKind::from_digit(*bytes.first().ok_or(ParseError::Empty)?)
             .ok_or(ParseError::UnknownType)?;
@@ -163,6 +172,17 @@ impl<'a> RawPacket<'a> {
         Ok(packet)
     }
 
+    fn check_json(&self) -> Result<(), ParseError> {
+        let data = self.data.trim_start();
+        if data.is_empty() {
+            return Ok(());
+        }
+        // Validate the JSON without building a value tree.
+        serde_json::from_str::<serde::de::IgnoredAny>(data)
+            .map(|_| ())
+            .map_err(|_| ParseError::InvalidPayload)
+    }
+
     fn check_shape(&self) -> Result<(), ParseError> {
         let data = self.data.trim_start();
         match self.kind {
@@ -192,13 +212,7 @@ impl<'a> RawPacket<'a> {
                 }
             }
         }
-        if data.is_empty() {
-            return Ok(());
-        }
-        // Validate the JSON without building a value tree.
-        serde_json::from_str::<serde::de::IgnoredAny>(data)
-            .map(|_| ())
-            .map_err(|_| ParseError::InvalidPayload)
+        Ok(())
     }
 }
 

@@ -104,7 +104,7 @@ impl Client {
         let Ok(text) = std::str::from_utf8(&frame) else {
             return self.parse_error();
         };
-        let Ok(raw) = RawPacket::decode(text) else {
+        let Ok(raw) = RawPacket::decode_header(text) else {
             return self.parse_error();
         };
         let data = frame.slice_ref(raw.data.as_bytes());
