@@ -25,10 +25,12 @@ mod args;
 mod binary;
 mod encode;
 mod packet;
+mod payload;
 mod value;
 
 pub use args::Args;
 pub use binary::Binary;
 pub use encode::{ArgList, EncodeError, Encoded, Encoder};
 pub use packet::{PacketKind, ParseError, RawPacket, MAX_ATTACHMENTS};
+pub use payload::Payload;
 pub use value::{AnyMap, AnyValue};

@@ -101,17 +101,17 @@ pub(crate) fn deliver(reply: Reply, socket: &Socket, ack: Option<AckSender>) {
         Reply::None => {}
         Reply::Value(value) => {
             if let Some(ack) = ack {
-                let _ = ack.send(&(value,));
+                let _ = ack.send(&value);
             }
         }
         Reply::Emit { event, data } => {
-            let _ = socket.emit(&event, &data);
+            let _ = socket.emit_args(&event, &data);
         }
         Reply::Stream(mut stream) => {
             let socket = socket.clone();
             tokio::spawn(async move {
                 while let Some(item) = stream.next().await {
-                    if !socket.connected() || socket.emit(&item.event, &item.data).is_err() {
+                    if !socket.connected() || socket.emit_args(&item.event, &item.data).is_err() {
                         break;
                     }
                 }

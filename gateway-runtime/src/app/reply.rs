@@ -6,23 +6,24 @@ use futures_util::Stream;
 use serde::Serialize;
 
 use super::exception::Exception;
-use crate::socketio::AnyValue;
+use crate::socketio::Payload;
 
 /// The outcome of a handler, after result mapping.
 pub enum Reply {
     /// Nothing is sent (`()` or `None` returned).
     None,
-    /// The acknowledgement's value (dropped when the client asked for none).
-    Value(AnyValue),
+    /// The acknowledgement's value, serialized (dropped when the client asked for none).
+    /// `Payload::to_any` reads it; `Payload::from_serialize` makes a new one.
+    Value(Payload),
     /// An emit to the client instead of an acknowledgement ([`WsResponse`]).
     Emit {
         /// The event.
         event: String,
         /// Its single argument.
-        data: AnyValue,
+        data: Payload,
     },
     /// One emit per item until the stream ends or the client disconnects.
-    Stream(Pin<Box<dyn Stream<Item = WsResponse<AnyValue>> + Send>>),
+    Stream(Pin<Box<dyn Stream<Item = WsResponse<Payload>> + Send>>),
 }
 
 impl std::fmt::Debug for Reply {
@@ -85,9 +86,12 @@ pub trait IntoReply {
 
 impl<T: Serialize> IntoReply for T {
     fn into_reply(self) -> Result<Reply, Exception> {
-        match AnyValue::from_serialize(&self).map_err(|e| Exception::Internal(Box::new(e)))? {
-            AnyValue::Null => Ok(Reply::None),
-            value => Ok(Reply::Value(value)),
+        let payload =
+            Payload::from_serialize(&self).map_err(|e| Exception::Internal(Box::new(e)))?;
+        if payload.is_null() {
+            Ok(Reply::None)
+        } else {
+            Ok(Reply::Value(payload))
         }
     }
 }
@@ -95,7 +99,7 @@ impl<T: Serialize> IntoReply for T {
 impl<T: Serialize> IntoReply for WsResponse<T> {
     fn into_reply(self) -> Result<Reply, Exception> {
         let data =
-            AnyValue::from_serialize(&self.data).map_err(|e| Exception::Internal(Box::new(e)))?;
+            Payload::from_serialize(&self.data).map_err(|e| Exception::Internal(Box::new(e)))?;
         Ok(Reply::Emit {
             event: self.event,
             data,
@@ -110,9 +114,18 @@ where
 {
     fn into_reply(self) -> Result<Reply, Exception> {
         use futures_util::StreamExt;
-        let mapped = self.0.map(|item| WsResponse {
-            event: item.event,
-            data: AnyValue::from_serialize(&item.data).unwrap_or_default(),
+        let mapped = self.0.filter_map(|item| {
+            let data = match Payload::from_serialize(&item.data) {
+                Ok(data) => Some(WsResponse {
+                    event: item.event,
+                    data,
+                }),
+                Err(e) => {
+                    tracing::error!("a streamed item cannot be serialized: {e}");
+                    None
+                }
+            };
+            std::future::ready(data)
         });
         Ok(Reply::Stream(Box::pin(mapped)))
     }

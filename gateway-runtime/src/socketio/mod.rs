@@ -30,7 +30,7 @@ mod socket;
 
 pub use ack::AckSender;
 pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
-pub use gateway_core::socketio::{AnyMap, AnyValue, ArgList, Args, Binary};
+pub use gateway_core::socketio::{AnyMap, AnyValue, ArgList, Args, Binary, Payload};
 pub use handshake::Handshake;
 pub use namespace::Namespace;
 pub use operators::{BroadcastAckError, BroadcastOperator, DEFAULT_ACK_TIMEOUT};
