@@ -1,14 +1,13 @@
 //! `#[gateway(..)]` on a struct: options, injected fields, enhancers, hooks.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, Fields, ItemStruct, Lit, Meta, Token};
+use syn::{Expr, ExprLit, ItemStruct, Lit, Meta, Token};
 
 use crate::ctxt::Ctxt;
 use crate::enhancers;
-use crate::fields::{classify, FieldKind};
+use crate::fields::{wire, Wiring};
 
 fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
     let p = quote!(::gateway_runtime::__private);
@@ -132,43 +131,12 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
     item.attrs.retain(|a| !enhancers::is_enhancer_attr(a));
     let name = item.ident.clone();
     let name_str = name.to_string();
-    let mut deps = Vec::new();
-    let mut inits = Vec::new();
-    let mut asserts = Vec::new();
-    let unit = matches!(item.fields, Fields::Unit);
-    for (i, field) in item.fields.iter_mut().enumerate() {
-        let member = match &field.ident {
-            Some(id) => quote!(#id),
-            None => {
-                let idx = syn::Index::from(i);
-                quote!(#idx)
-            }
-        };
-        let label = field
-            .ident
-            .as_ref()
-            .map(|i| i.to_string())
-            .unwrap_or_else(|| i.to_string());
-        match classify(&cx, field, true) {
-            FieldKind::Provider(ty) => {
-                let span = ty.span();
-                asserts.push(quote_spanned!(span=> #p::assert_provider::<#ty>();));
-                deps.push(quote!(#p::Dependency::of::<#ty>(#label)));
-                inits.push(quote!(#member: container.get::<#ty>()?));
-            }
-            FieldKind::Default => inits.push(quote!(#member: ::std::default::Default::default())),
-            FieldKind::Server => {
-                let ty = &field.ty;
-                inits.push(quote!(#member: #p::from_server::<#ty>(io, namespace, #name_str)?));
-            }
-            FieldKind::Invalid => {}
-        }
-    }
-    let construct = if unit {
-        quote!(Self)
-    } else {
-        quote!(Self { #(#inits),* })
-    };
+    let server = |ty: &syn::Type| quote!(#p::from_server::<#ty>(io, namespace, #name_str)?);
+    let Wiring {
+        deps,
+        asserts,
+        construct,
+    } = wire(&cx, &mut item.fields, Some(&server));
     let enhancers = declared.enhancers_expr();
     let metadata = declared.metadata_expr();
     let generated = quote! {
