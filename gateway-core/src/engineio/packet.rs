@@ -97,6 +97,10 @@ impl<'a> Packet<'a> {
     /// ```
     pub fn decode_text(text: &'a str) -> Result<Self, DecodeError> {
         let first = *text.as_bytes().first().ok_or(DecodeError::Empty)?;
+        if !first.is_ascii_digit() {
+            // Also keeps the slice below on a character boundary.
+            return Err(DecodeError::UnknownType(first));
+        }
         let data = &text[1..];
         Ok(match first {
             b'0' => Packet::Open(data),

@@ -177,5 +177,7 @@ mod tests {
         assert_eq!(r, Err(DecodeError::InvalidUtf8));
         let r: Result<Vec<_>, _> = decode_payload(b"4a\x1e").collect();
         assert_eq!(r, Err(DecodeError::Empty));
+        let r: Result<Vec<_>, _> = decode_payload("é\x1e€x".as_bytes()).collect();
+        assert!(r.is_err());
     }
 }
