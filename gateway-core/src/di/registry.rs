@@ -312,7 +312,9 @@ impl Registry {
                             dep.id,
                             Entry {
                                 name: dep.name,
-                                module: needed_in,
+                                // Built on demand for whoever names it: shared app-wide,
+                                // like a root provider.
+                                module: 0,
                                 position,
                                 kind: Kind::Type { deps, construct },
                             },
@@ -389,7 +391,12 @@ impl Registry {
                         field: "",
                         auto: None,
                     };
-                    if self.entries[&other].module == module || self.entries[&other].module == 0 {
+                    let on_stack = stack.iter().any(|(_, id)| *id == other);
+                    let in_scope =
+                        self.entries[&other].module == module || self.entries[&other].module == 0;
+                    // Providers that are being built (and may need this factory's value)
+                    // are skipped rather than reported as a cycle.
+                    if in_scope && !on_stack {
                         self.resolve(d, module, stack, container).await?;
                     }
                 }
@@ -606,6 +613,45 @@ mod tests {
             block_on(r.build()).is_ok(),
             "global modules export everywhere"
         );
+    }
+
+    #[test]
+    fn a_factory_registered_after_its_dependent_is_not_a_cycle() {
+        struct Db;
+        struct Svc(#[allow(dead_code)] Arc<Db>);
+        impl Injectable for Svc {
+            fn dependencies() -> Vec<Dependency> {
+                vec![Dependency::of::<Db>("db")]
+            }
+            fn construct(c: &Container) -> Result<Self, DiError> {
+                Ok(Svc(c.get()?))
+            }
+        }
+        let mut r = Registry::new();
+        r.injectable::<Svc>();
+        r.factory_in(0, |_c: Container| async move { Ok::<_, String>(Db) });
+        assert!(block_on(r.build()).unwrap().try_get::<Svc>().is_some());
+    }
+
+    #[test]
+    fn auto_built_enhancers_are_shared_by_modules() {
+        let mut r = Registry::new();
+        let a = r.module(ModuleDef {
+            name: "A".into(),
+            imports: vec![],
+            exports: HashSet::new(),
+            global: false,
+        });
+        let b = r.module(ModuleDef {
+            name: "B".into(),
+            imports: vec![],
+            exports: HashSet::new(),
+            global: false,
+        });
+        r.value(A);
+        r.require("GatewayA", a, vec![Dependency::auto::<B>("guard")]);
+        r.require("GatewayB", b, vec![Dependency::auto::<B>("guard")]);
+        assert!(block_on(r.build()).is_ok());
     }
 
     #[test]

@@ -87,10 +87,18 @@ pub(crate) fn with_decode_attachments<R>(attachments: &[Bytes], f: impl FnOnce()
     if attachments.is_empty() {
         return f();
     }
+    /// Restores the previous attachments even if `f` panics, so they never leak into an
+    /// unrelated packet decoded later on this thread.
+    struct Restore(Vec<Bytes>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = std::mem::take(&mut self.0);
+            DECODE.with(|d| *d.borrow_mut() = previous);
+        }
+    }
     let previous = DECODE.with(|d| std::mem::replace(&mut *d.borrow_mut(), attachments.to_vec()));
-    let out = f();
-    DECODE.with(|d| *d.borrow_mut() = previous);
-    out
+    let _restore = Restore(previous);
+    f()
 }
 
 /// Attachment `num` of the packet being deserialized.

@@ -107,7 +107,7 @@ impl ArgList for Args {
     }
 }
 
-fn shift_placeholders(value: &mut serde_json::Value, offset: usize) {
+pub(crate) fn shift_placeholders(value: &mut serde_json::Value, offset: usize) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {

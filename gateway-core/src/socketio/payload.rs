@@ -64,9 +64,9 @@ impl ArgList for Payload {
             return Ok(());
         }
         // Placeholders must be renumbered after earlier attachments.
-        let any = self.to_any();
-        let (res, _) = collect_attachments(|| serde_json::to_writer(&mut *out, &any));
-        res
+        let mut value: serde_json::Value = serde_json::from_str(&self.json)?;
+        super::encode::shift_placeholders(&mut value, offset);
+        serde_json::to_writer(&mut *out, &value)
     }
 }
 
@@ -91,6 +91,15 @@ mod tests {
             .unwrap()
             .is_null());
         assert!(!Payload::from_serialize(&0).unwrap().is_null());
+        // After another attachment, placeholders are renumbered.
+        let mut out = Vec::new();
+        let (res, all) = collect_attachments(|| {
+            push_attachments(&[Bytes::from_static(&[1])]);
+            p.write_args(&mut out)
+        });
+        res.unwrap();
+        assert_eq!(out, br#",[1,{"_placeholder":true,"num":1}]"#.to_vec());
+        assert_eq!(all.len(), 2);
         assert_eq!(
             p.to_any(),
             AnyValue::Array(vec![

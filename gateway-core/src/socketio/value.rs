@@ -196,11 +196,11 @@ impl<'de> Visitor<'de> for AnyVisitor {
                 let num = n
                     .as_u64()
                     .ok_or_else(|| de::Error::custom("invalid placeholder"))?;
-                return super::binary::attachment(num as usize)
-                    .map(AnyValue::Binary)
-                    .ok_or_else(|| {
-                        de::Error::custom(format!("binary attachment {num} is missing"))
-                    });
+                // Outside a binary packet (no attachment to refer to) it is a plain object,
+                // as socket.io reads it.
+                if let Some(bytes) = super::binary::attachment(num as usize) {
+                    return Ok(AnyValue::Binary(bytes));
+                }
             }
         }
         Ok(AnyValue::Object(map))

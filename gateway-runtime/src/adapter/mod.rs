@@ -89,6 +89,10 @@ pub trait Adapter: Send + Sync + 'static {
     /// requests from other nodes to local sockets.
     fn bind(&self, _local: LocalNamespace) {}
 
+    /// Called when the namespace is dropped (an empty child of a dynamic namespace):
+    /// release subscriptions and the like.
+    fn close(&self) {}
+
     /// Sends a broadcast to the other nodes (local delivery is already done).
     fn remote_broadcast(&self, _packet: &Encoded, _opts: &BroadcastOptions) {}
     /// Sends a broadcast that expects acks to the other nodes; resolves to how many

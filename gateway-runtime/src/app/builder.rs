@@ -515,7 +515,7 @@ pub(crate) async fn run_hook(
     let outcome = std::panic::AssertUnwindSafe(fut)
         .catch_unwind()
         .await
-        .unwrap_or_else(|p| Err(Exception::Panic(format!("{:?}", p.downcast_ref::<&str>()))));
+        .unwrap_or_else(|p| Err(Exception::Panic(pipeline::panic_message(p))));
     if let Err(e) = outcome {
         match ctx {
             Some(ctx) => pipeline::handle_exception(filters, e, &ctx, None, false).await,

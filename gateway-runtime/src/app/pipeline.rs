@@ -33,7 +33,7 @@ pub(crate) struct ResolvedHandler {
     pub(crate) ack_errors: bool,
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -110,10 +110,17 @@ pub(crate) fn deliver(reply: Reply, socket: &Socket, ack: Option<AckSender>) {
         Reply::Stream(mut stream) => {
             let socket = socket.clone();
             tokio::spawn(async move {
-                while let Some(item) = stream.next().await {
-                    if !socket.connected() || socket.emit_args(&item.event, &item.data).is_err() {
-                        break;
+                let emit_all = async {
+                    while let Some(item) = stream.next().await {
+                        if socket.emit_args(&item.event, &item.data).is_err() {
+                            break;
+                        }
                     }
+                };
+                // Ends with the socket, even while the stream has nothing to say.
+                tokio::select! {
+                    _ = emit_all => {}
+                    _ = socket.closed() => {}
                 }
             });
         }
@@ -206,11 +213,8 @@ pub fn extract<T: DeserializeOwned>(
         for pipe in inv.pipes.iter().filter(|p| p.transforms()) {
             json = pipe.transform(json, &meta)?;
         }
-        match meta.field {
-            None if args.len() <= 1 => args_single_with(args, json),
-            _ => serde_json::from_value(json),
-        }
-        .map_err(|e| bad_body(&meta, e))?
+        // Re-read with the packet's attachments in scope, so binary values still resolve.
+        args_single_with(args, json).map_err(|e| bad_body(&meta, e))?
     };
     if !inv.pipes.is_empty() {
         struct Probe<'a, T>(&'a T, Option<ValidateFn<T>>);

@@ -47,11 +47,13 @@ impl<H: EngineHandler> EngineInner<H> {
                 // The close packet travels alone, in the poll after the last packets:
                 // clients handle a payload's packets asynchronously, and a close in the
                 // same payload would overtake them.
-                if closing == Some(CloseReason::TransportClose) && body.is_empty() {
-                    // The client closed the session itself: just release its poll.
-                    body.push_text(b"6");
-                } else if closing.is_some() && body.is_empty() {
-                    body.push_text(b"1");
+                if closing.is_some() && body.is_empty() {
+                    if closing == Some(CloseReason::TransportClose) {
+                        // The client closed the session itself: just release its poll.
+                        body.push_text(b"6");
+                    } else {
+                        body.push_text(b"1");
+                    }
                     session.close_delivered_flag.store(true, Ordering::Release);
                     session.close_delivered.notify_one();
                 }

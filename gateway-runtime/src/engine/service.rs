@@ -200,6 +200,13 @@ async fn handle<H: EngineHandler>(
         let Some(session) = engine.session(sid) else {
             return EngineError::UnknownSid.response(cors, &parts.headers);
         };
+        if session.check_heartbeat()
+            && transport == TransportKind::Polling
+            && parts.method == Method::GET
+        {
+            // A session that missed its pong is gone, even if its timer has not fired yet.
+            return EngineError::UnknownSid.response(cors, &parts.headers);
+        }
         return match transport {
             TransportKind::Polling => match parts.method {
                 Method::GET => engine.poll(session, &parts.headers).await,
@@ -212,7 +219,7 @@ async fn handle<H: EngineHandler>(
                     return EngineError::BadRequest.response(cors, &parts.headers);
                 };
                 if session.socket.transport() != TransportKind::Polling
-                    || session.upgrading.load(Ordering::Acquire)
+                    || session.upgrade_claimed.swap(true, Ordering::AcqRel)
                 {
                     // Already upgraded (or upgrading): accept the socket and close it at
                     // once, as engine.io does; clients without an error handler on the

@@ -20,6 +20,12 @@ pub(crate) struct Session<C> {
     pub(crate) polling_get: AtomicBool,
     pub(crate) polling_post: AtomicBool,
     pub(crate) upgrading: AtomicBool,
+    /// When the session was opened (the heartbeat's origin).
+    pub(crate) opened: tokio::time::Instant,
+    /// When the pong for the last ping is due, if one is awaited.
+    pong_deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// An upgrade request holds the session (only one at a time).
+    pub(crate) upgrade_claimed: AtomicBool,
     pub(crate) close_delivered: Notify,
     pub(crate) close_delivered_flag: AtomicBool,
 }
@@ -34,9 +40,28 @@ impl<C> Session<C> {
             polling_get: AtomicBool::new(false),
             polling_post: AtomicBool::new(false),
             upgrading: AtomicBool::new(false),
+            opened: tokio::time::Instant::now(),
+            pong_deadline: std::sync::Mutex::new(None),
+            upgrade_claimed: AtomicBool::new(false),
             close_delivered: Notify::new(),
             close_delivered_flag: AtomicBool::new(false),
         }
+    }
+}
+
+impl<C> Session<C> {
+    fn set_pong_deadline(&self, deadline: Option<tokio::time::Instant>) {
+        *self.pong_deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
+    }
+
+    /// Closes the session if its pong is overdue (the heartbeat timer may run late on a
+    /// busy machine; requests check the deadline too). Returns whether it timed out.
+    pub(crate) fn check_heartbeat(&self) -> bool {
+        let due = *self.pong_deadline.lock().unwrap_or_else(|e| e.into_inner());
+        if due.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            self.socket.close(CloseReason::PingTimeout);
+        }
+        self.socket.close_reason() == Some(CloseReason::PingTimeout)
     }
 }
 
@@ -65,6 +90,7 @@ impl<H: EngineHandler> EngineInner<H> {
             }
             Packet::Pong(_) => {
                 if session.awaiting_pong.swap(false, Ordering::AcqRel) {
+                    session.set_pong_deadline(None);
                     session.pong.notify_one();
                 }
             }
@@ -85,11 +111,15 @@ impl<H: EngineHandler> EngineInner<H> {
         let socket = &session.socket;
         let interval = self.config.ping_interval;
         let timeout = self.config.ping_timeout;
+        // The clock starts with the session, not when this task first runs.
+        let mut next_ping = session.opened + interval;
         let reason = loop {
             tokio::select! {
                 _ = socket.closed_signal.notified() => break socket.close_reason(),
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep_until(next_ping) => {}
             }
+            let deadline = tokio::time::Instant::now() + timeout;
+            session.set_pong_deadline(Some(deadline));
             session.awaiting_pong.store(true, Ordering::Release);
             if socket
                 .send(Outgoing::Text(Utf8Bytes::from_static("2")))
@@ -99,8 +129,10 @@ impl<H: EngineHandler> EngineInner<H> {
             }
             tokio::select! {
                 _ = socket.closed_signal.notified() => break socket.close_reason(),
-                _ = session.pong.notified() => {}
-                _ = tokio::time::sleep(timeout) => {
+                _ = session.pong.notified() => {
+                    next_ping = tokio::time::Instant::now() + interval;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
                     socket.close(CloseReason::PingTimeout);
                     break socket.close_reason();
                 }
@@ -108,12 +140,20 @@ impl<H: EngineHandler> EngineInner<H> {
         };
         let reason = reason.unwrap_or(CloseReason::TransportClose);
         self.handler.on_close(&session.conn, socket, reason);
-        if socket.transport() == TransportKind::Polling && reason.is_server_side() {
+        let client_closed = reason == CloseReason::TransportClose;
+        if socket.transport() == TransportKind::Polling
+            && (reason.is_server_side() || client_closed)
+        {
             // The client learns of the close (and reads what was queued before it) from
             // its next poll: keep the session until then.
             let delivered = session.close_delivered.notified();
             if !session.close_delivered_flag.load(Ordering::Acquire) {
-                let _ = tokio::time::timeout(timeout.max(interval), delivered).await;
+                let mut grace = timeout.max(interval);
+                if client_closed {
+                    // Only a poll racing the client's own close can still come.
+                    grace = grace.min(std::time::Duration::from_secs(1));
+                }
+                let _ = tokio::time::timeout(grace, delivered).await;
             }
         }
         self.remove(&session);

@@ -67,6 +67,7 @@ impl<H: EngineHandler> EngineInner<H> {
         );
         if !upgraded || session.socket.is_closed() {
             session.upgrading.store(false, Ordering::Release);
+            session.upgrade_claimed.store(false, Ordering::Release);
             let _ = ws.send(WsMessage::Close(None)).await;
             return;
         }
@@ -105,42 +106,47 @@ impl<H: EngineHandler> EngineInner<H> {
                 },
                 _ = socket.wake.notified() => {
                     let closing = socket.drain_into(&mut batch);
-                    let mut failed = false;
-                    let mut items = batch.drain(..).peekable();
-                    while let Some(item) = items.next() {
-                        let pace = matches!(&item, Outgoing::Text(t) if t.as_str().starts_with("40"))
-                            && items.peek().is_some();
-                        let msg = match item {
-                            Outgoing::Text(t) => WsMessage::Text(t),
-                            Outgoing::Binary(b) => WsMessage::Binary(b),
-                        };
-                        // Frames are written together and flushed once; only a CONNECT
-                        // answer is flushed on its own (see below).
-                        let written = if pace { sink.send(msg).await } else { sink.feed(msg).await };
-                        if written.is_err() {
-                            failed = true;
-                            break;
-                        }
-                        if pace {
-                            // A namespace was just joined: give the client a moment to
-                            // handle the CONNECT answer before what the connection
-                            // listener emitted (socket.io's write-after-drain has the
-                            // same effect).
-                            tokio::time::sleep(CONNECT_PACING).await;
-                        }
-                    }
-                    drop(items);
-                    if failed || sink.flush().await.is_err() {
-                        batch.clear();
+                    // A peer that stops reading must not hold the connection forever.
+                    let deadline = self.config.ping_interval + self.config.ping_timeout;
+                    let written = tokio::time::timeout(deadline, write_batch(&mut sink, &mut batch)).await;
+                    batch.clear();
+                    if !matches!(written, Ok(Ok(()))) {
                         socket.close(CloseReason::TransportError);
                         break;
                     }
                     if closing.is_some() {
-                        let _ = sink.send(WsMessage::Close(None)).await;
+                        let close = sink.send(WsMessage::Close(None));
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
                         break;
                     }
                 }
             }
         }
     }
+}
+
+/// Writes queued packets: frames are written together and flushed once; a namespace
+/// CONNECT answer is flushed on its own, then the writer pauses briefly so the client can
+/// handle it before what the connection listener emitted (socket.io's write-after-drain has
+/// the same effect, and clients that handle one frame per event-loop turn rely on it).
+async fn write_batch(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    batch: &mut Vec<Outgoing>,
+) -> Result<(), axum::Error> {
+    let mut items = batch.drain(..).peekable();
+    while let Some(item) = items.next() {
+        let pace = matches!(&item, Outgoing::Text(t) if t.as_str().starts_with("40"))
+            && items.peek().is_some();
+        let msg = match item {
+            Outgoing::Text(t) => WsMessage::Text(t),
+            Outgoing::Binary(b) => WsMessage::Binary(b),
+        };
+        if pace {
+            sink.send(msg).await?;
+            tokio::time::sleep(CONNECT_PACING).await;
+        } else {
+            sink.feed(msg).await?;
+        }
+    }
+    sink.flush().await
 }

@@ -1,7 +1,6 @@
 //! Acknowledgements in both directions.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Context;
 
@@ -60,7 +59,16 @@ pub(crate) fn run_now<F>(fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let mut fut: Pin<Box<F>> = Box::pin(fut);
+    use futures_util::FutureExt;
+    // A panicking listener is logged; it takes down neither the connection nor the server.
+    let guarded = std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .map(|outcome| {
+            if outcome.is_err() {
+                tracing::error!("a Socket.IO listener panicked");
+            }
+        });
+    let mut fut = Box::pin(guarded);
     let waker = std::task::Waker::noop();
     let mut cx = Context::from_waker(waker);
     if fut.as_mut().poll(&mut cx).is_pending() {

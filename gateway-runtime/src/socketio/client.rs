@@ -1,18 +1,24 @@
 //! One client connection (an Engine.IO session) and the namespace sockets on it.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use gateway_core::socketio::{Args, Encoder, PacketKind, RawPacket};
 
 use super::ack::run_now;
-use super::error::DisconnectReason;
+use super::error::{ConnectError, DisconnectReason};
 use super::handshake::Handshake;
 use super::server::ServerInner;
 use super::socket::Socket;
 use crate::engine::{CloseReason, EngineSocket, Message, Outgoing};
+
+/// Namespaces one connection may join at once.
+const MAX_NAMESPACES_PER_CONNECTION: usize = 256;
 
 /// A binary packet waiting for its attachments.
 struct Partial {
@@ -22,6 +28,7 @@ struct Partial {
     data: Bytes,
     expected: usize,
     attachments: Vec<Bytes>,
+    bytes: usize,
 }
 
 pub(crate) struct Client {
@@ -54,6 +61,10 @@ impl Client {
 
     pub(crate) fn set_connect_timer(&self, timer: tokio::task::AbortHandle) {
         *self.connect_timer.lock().unwrap_or_else(|e| e.into_inner()) = Some(timer);
+    }
+
+    pub(crate) fn forget_if_empty(&self, ns: &Arc<super::namespace::NamespaceInner>) {
+        self.server.forget_if_empty(ns);
     }
 
     fn connecting(&self, nsp: &str) -> bool {
@@ -131,7 +142,8 @@ impl Client {
                     id: raw.id,
                     data,
                     expected: raw.attachments,
-                    attachments: Vec::with_capacity(raw.attachments),
+                    attachments: Vec::with_capacity(raw.attachments.min(16)),
+                    bytes: 0,
                 };
                 if partial.expected == 0 {
                     self.deliver(
@@ -156,6 +168,11 @@ impl Client {
                 drop(slot);
                 return self.parse_error(); // binary without a binary packet header
             };
+            partial.bytes += data.len();
+            if partial.bytes > self.server.max_payload {
+                drop(slot);
+                return self.parse_error(); // attachments beyond max_payload in total
+            }
             partial.attachments.push(data);
             if partial.attachments.len() < partial.expected {
                 return;
@@ -207,6 +224,11 @@ impl Client {
                 Err(_) => return self.parse_error(),
             }
         };
+        if self.sockets.lock().unwrap_or_else(|e| e.into_inner()).len()
+            >= MAX_NAMESPACES_PER_CONNECTION
+        {
+            return self.parse_error();
+        }
         let Some(ns) = self.server.namespace_for(nsp) else {
             self.send_text(Encoder::connect_error(nsp, "Invalid namespace", None));
             return;
@@ -223,37 +245,53 @@ impl Client {
         run_now(async move {
             let hooks = ns.hooks();
             for middleware in &hooks.middlewares {
-                if let Err(err) = middleware(socket.clone()).await {
-                    client.send_text(Encoder::connect_error(
-                        &ns.name,
-                        &err.message,
-                        err.data.as_ref(),
-                    ));
-                    client.set_connecting(&ns.name, false);
-                    return;
-                }
-            }
-            client.set_connecting(&ns.name, false);
-            if client.engine.is_closed() {
+                let outcome = AssertUnwindSafe(middleware(socket.clone()))
+                    .catch_unwind()
+                    .await;
+                let refusal = match outcome {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(err)) => err,
+                    Err(_) => {
+                        tracing::error!(nsp = %ns.name, "namespace middleware panicked");
+                        ConnectError::new("Internal server error")
+                    }
+                };
+                // Cleared first, so a client retrying at once is not taken for a duplicate.
+                client.set_connecting(&ns.name, false);
+                client.send_text(Encoder::connect_error(
+                    &ns.name,
+                    &refusal.message,
+                    refusal.data.as_ref(),
+                ));
+                ns.connecting.fetch_sub(1, Ordering::AcqRel);
+                client.server.forget_if_empty(&ns);
                 return;
             }
+            client.set_connecting(&ns.name, false);
             if !client.connected_once.swap(true, Ordering::AcqRel) {
-                if let Some(timer) = client
+                let timer = client
                     .connect_timer
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                {
+                    .take();
+                if let Some(timer) = timer {
                     timer.abort();
                 }
             }
             socket.mark_connected();
             ns.insert(&socket);
+            ns.connecting.fetch_sub(1, Ordering::AcqRel);
             client
                 .sockets
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(socket.clone());
+            // The connection may have closed while middleware ran: `on_close` then either
+            // saw this socket or runs after this check, so the socket never outlives it.
+            if let Some(reason) = client.engine.close_reason() {
+                socket.close(DisconnectReason::Transport(reason));
+                return;
+            }
             client.send_text(Encoder::connect(&ns.name, socket.id().as_str()));
             for handler in &hooks.on_connection {
                 run_now(handler(socket.clone()));

@@ -37,16 +37,27 @@ pub(crate) struct NamespaceInner {
     pub(crate) hooks: Arc<RwLock<Hooks>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
+    /// A child of a dynamic namespace: dropped once it has no socket.
+    pub(crate) dynamic: bool,
+    /// Connections running this namespace's middleware.
+    pub(crate) connecting: std::sync::atomic::AtomicUsize,
 }
 
 impl NamespaceInner {
-    fn new(name: &str, adapter: Arc<dyn Adapter>, hooks: Arc<RwLock<Hooks>>) -> Self {
+    fn new(
+        name: &str,
+        adapter: Arc<dyn Adapter>,
+        hooks: Arc<RwLock<Hooks>>,
+        dynamic: bool,
+    ) -> Self {
         Self {
             name: name.into(),
             sockets: RwLock::default(),
             hooks,
             adapter,
             ack_ids: AtomicU64::new(0),
+            dynamic,
+            connecting: Default::default(),
         }
     }
 
@@ -55,8 +66,9 @@ impl NamespaceInner {
         name: &str,
         adapter: Arc<dyn Adapter>,
         hooks: Arc<RwLock<Hooks>>,
+        dynamic: bool,
     ) -> Arc<Self> {
-        let ns = Arc::new(Self::new(name, adapter, hooks));
+        let ns = Arc::new(Self::new(name, adapter, hooks, dynamic));
         ns.adapter
             .bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
         ns

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::error::{AckError, EmitError};
 use super::namespace::internals;
 use super::namespace::NamespaceInner;
-use super::socket::Socket;
+use super::socket::{AckSlotGuard, Socket};
 use crate::adapter::{AdapterError, BroadcastOptions, Room, SocketInfo};
 
 /// Default wait for broadcast acknowledgements when no `timeout` is set.
@@ -148,6 +148,10 @@ impl BroadcastOperator {
         });
         let targets =
             internals::deliver_with_ack_to(&self.ns, &packet, &self.opts, id, on_ack.clone());
+        let _slots = AckSlotGuard {
+            sockets: &targets,
+            id,
+        };
         let timeout = self.timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
         let deadline = tokio::time::Instant::now() + timeout;
         // How many remote sockets will answer; `Err` when the other nodes could not tell,
@@ -187,9 +191,6 @@ impl BroadcastOperator {
                     break;
                 }
             }
-        }
-        for socket in &targets {
-            socket.remove_ack_slot(id);
         }
         match (remote, error) {
             (Ok(_), None) => Ok(responses),

@@ -16,10 +16,12 @@ pub(crate) struct ServerInner {
     dynamic: RwLock<Vec<(Matcher, Arc<RwLock<Hooks>>)>>,
     adapter: Box<dyn AdapterFactory>,
     connect_timeout: Duration,
+    /// Largest accepted message; also bounds the attachments of one binary packet.
+    pub(crate) max_payload: usize,
 }
 
 impl ServerInner {
-    fn create(&self, name: &str, hooks: Arc<RwLock<Hooks>>) -> Namespace {
+    fn create(&self, name: &str, hooks: Arc<RwLock<Hooks>>, dynamic: bool) -> Namespace {
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
         if let Some(ns) = namespaces.get(name) {
             return ns.clone();
@@ -28,12 +30,20 @@ impl ServerInner {
             name,
             self.adapter.create(name),
             hooks,
+            dynamic,
         ));
         namespaces.insert(name.into(), ns.clone());
         ns
     }
 
     pub(crate) fn of(&self, name: &str) -> Namespace {
+        let normalized;
+        let name = if name.starts_with('/') {
+            name
+        } else {
+            normalized = format!("/{name}");
+            &normalized
+        };
         if let Some(ns) = self
             .namespaces
             .read()
@@ -42,19 +52,40 @@ impl ServerInner {
         {
             return ns.clone();
         }
-        self.create(name, Arc::default())
+        self.create(name, Arc::default(), false)
+    }
+
+    /// Drops a child of a dynamic namespace that has no socket and no connection in
+    /// progress, so names clients make up do not accumulate.
+    pub(crate) fn forget_if_empty(&self, ns: &Arc<NamespaceInner>) {
+        if !ns.dynamic {
+            return;
+        }
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        let idle = ns.connecting.load(std::sync::atomic::Ordering::Acquire) == 0
+            && ns.sockets.read().map(|s| s.is_empty()).unwrap_or(false);
+        if idle
+            && namespaces
+                .get(&*ns.name)
+                .is_some_and(|n| Arc::ptr_eq(&n.0, ns))
+        {
+            namespaces.remove(&*ns.name);
+            ns.adapter.close();
+        }
     }
 
     /// The namespace a client may connect to: a declared one, or a new child of a
     /// matching dynamic namespace.
     pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<NamespaceInner>> {
-        if let Some(ns) = self
-            .namespaces
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
+        use std::sync::atomic::Ordering;
+        // The namespace is counted as connecting before any lock is released, so
+        // `forget_if_empty` cannot drop a namespace a client is joining.
         {
-            return Some(ns.0.clone());
+            let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(ns) = namespaces.get(name) {
+                ns.0.connecting.fetch_add(1, Ordering::AcqRel);
+                return Some(ns.0.clone());
+            }
         }
         let hooks = {
             let dynamic = self.dynamic.read().unwrap_or_else(|e| e.into_inner());
@@ -63,7 +94,17 @@ impl ServerInner {
                 .find(|(m, _)| m(name))
                 .map(|(_, h)| h.clone())?
         };
-        Some(self.create(name, hooks).0)
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        let ns = match namespaces.get(name) {
+            Some(ns) => ns.0.clone(),
+            None => {
+                let ns = NamespaceInner::create(name, self.adapter.create(name), hooks, true);
+                namespaces.insert(name.into(), Namespace(ns.clone()));
+                ns
+            }
+        };
+        ns.connecting.fetch_add(1, Ordering::AcqRel);
+        Some(ns)
     }
 }
 
@@ -151,7 +192,10 @@ impl SocketIoBuilder {
             dynamic: RwLock::default(),
             adapter: self.adapter,
             connect_timeout: self.connect_timeout,
+            max_payload: self.engine.max_payload,
         });
+        // Like socket.io, the main namespace always exists.
+        inner.of("/");
         let engine = Engine::new(
             SocketIoHandler {
                 server: inner.clone(),

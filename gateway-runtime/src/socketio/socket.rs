@@ -26,6 +26,20 @@ pub(crate) type EventHandler =
     Arc<dyn Fn(Socket, Args, Option<AckSender>) -> BoxFuture + Send + Sync>;
 type DisconnectHandler = Box<dyn FnOnce(Socket, DisconnectReason) -> BoxFuture + Send>;
 
+/// Removes ack slot `id` from `sockets` when dropped.
+pub(crate) struct AckSlotGuard<'a> {
+    pub(crate) sockets: &'a [Socket],
+    pub(crate) id: u64,
+}
+
+impl Drop for AckSlotGuard<'_> {
+    fn drop(&mut self) {
+        for socket in self.sockets {
+            socket.remove_ack_slot(self.id);
+        }
+    }
+}
+
 /// Splits an encoded packet into the engine's text packet and its attachments.
 pub(crate) fn outgoing(packet: Encoded) -> (Outgoing, Vec<Bytes>) {
     // The encoder only writes UTF-8 (JSON and ASCII headers).
@@ -44,6 +58,9 @@ pub(crate) struct SocketInner {
     on_disconnect: Mutex<Vec<DisconnectHandler>>,
     pub(crate) acks: Mutex<HashMap<u64, AckSlot>>,
     connected: AtomicBool,
+    /// Set once the socket left its namespace; later registrations and joins are ignored.
+    closed: AtomicBool,
+    closed_signal: tokio::sync::Notify,
     extensions: Mutex<http::Extensions>,
 }
 
@@ -81,6 +98,8 @@ impl Socket {
             on_disconnect: Mutex::default(),
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            closed_signal: tokio::sync::Notify::new(),
             extensions: Mutex::default(),
         }))
     }
@@ -124,7 +143,9 @@ impl Socket {
     {
         let handler: EventHandler = Arc::new(move |s, a, ack| Box::pin(handler(s, a, ack)));
         let mut handlers = self.0.handlers.write().unwrap_or_else(|e| e.into_inner());
-        handlers.insert(event.into().into_boxed_str(), handler);
+        if !self.is_closed() {
+            handlers.insert(event.into().into_boxed_str(), handler);
+        }
     }
 
     /// Registers a catch-all listener called for every event (before the event's own
@@ -135,7 +156,10 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: EventHandler = Arc::new(move |s, a, ack| Box::pin(handler(s, a, ack)));
-        *self.0.any.write().unwrap_or_else(|e| e.into_inner()) = Some(handler);
+        let mut any = self.0.any.write().unwrap_or_else(|e| e.into_inner());
+        if !self.is_closed() {
+            *any = Some(handler);
+        }
     }
 
     /// Registers a listener for the socket's disconnection.
@@ -149,7 +173,9 @@ impl Socket {
             .on_disconnect
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        list.push(Box::new(move |s, r| Box::pin(handler(s, r))));
+        if !self.is_closed() {
+            list.push(Box::new(move |s, r| Box::pin(handler(s, r))));
+        }
     }
 
     pub(crate) fn dispatch(&self, args: Args, ack_id: Option<u64>) {
@@ -235,8 +261,12 @@ impl Socket {
             .map_err(|_| AckError::Send(crate::engine::SendError::Closed))?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.add_ack_slot(id, AckSlot::One(tx));
+        // Removes the slot however this ends (timeout, error, or the caller dropping us).
+        let _slot = AckSlotGuard {
+            sockets: std::slice::from_ref(self),
+            id,
+        };
         if let Err(e) = self.send_encoded(packet) {
-            self.remove_ack_slot(id);
             return Err(match e {
                 EmitError::Send(s) => AckError::Send(s),
                 EmitError::Encode(_) => AckError::Send(crate::engine::SendError::Closed),
@@ -245,21 +275,25 @@ impl Socket {
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(args)) => Ok(args),
             Ok(Err(_)) => Err(AckError::Disconnected),
-            Err(_) => {
-                self.remove_ack_slot(id);
-                Err(AckError::Timeout)
-            }
+            Err(_) => Err(AckError::Timeout),
         }
     }
 
     /// Joins `room`.
     pub fn join(&self, room: impl Into<Room>) {
-        self.0.ns.adapter.add_all(self.0.id, &[room.into()]);
+        self.join_all(&[room.into()]);
     }
 
-    /// Joins several rooms.
+    /// Joins several rooms (nothing once the socket has disconnected).
     pub fn join_all(&self, rooms: &[Room]) {
+        if self.is_closed() {
+            return;
+        }
         self.0.ns.adapter.add_all(self.0.id, rooms);
+        if self.is_closed() {
+            // Closed meanwhile: its rooms may have been cleared before this join.
+            self.0.ns.adapter.del_all(self.0.id);
+        }
     }
 
     /// Leaves `room`.
@@ -342,6 +376,14 @@ impl Socket {
         if !self.0.connected.swap(false, Ordering::AcqRel) {
             return;
         }
+        self.0.closed.store(true, Ordering::Release);
+        // Leave the rooms first: listeners see the socket as socket.io's `disconnect`
+        // listeners do.
+        self.0.ns.remove(self);
+        let client = self.0.client.upgrade();
+        if let Some(client) = &client {
+            client.remove(&self.0.ns.name);
+        }
         let handlers = std::mem::take(
             &mut *self
                 .0
@@ -351,10 +393,6 @@ impl Socket {
         );
         for h in handlers {
             run_now(h(self.clone(), reason));
-        }
-        self.0.ns.remove(self);
-        if let Some(client) = self.0.client.upgrade() {
-            client.remove(&self.0.ns.name);
         }
         self.0
             .acks
@@ -367,5 +405,22 @@ impl Socket {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         *self.0.any.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.0.closed_signal.notify_waiters();
+        if let Some(client) = client {
+            client.forget_if_empty(&self.0.ns);
+        }
+    }
+
+    /// Resolves once the socket has left its namespace.
+    pub async fn closed(&self) {
+        let notified = self.0.closed_signal.notified();
+        if self.0.closed.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::Acquire)
     }
 }
