@@ -152,7 +152,8 @@ pub struct EngineConfig {
     pub cors: Cors,
     /// Optional admission check on handshakes.
     pub allow_request: Option<AllowRequest>,
-    /// WebSocket read buffer per connection, in bytes (default 4 KiB).
+    /// WebSocket read buffer per connection, in bytes (default 1 KiB; it grows for a
+    /// larger frame while that frame is read).
     pub ws_read_buffer: usize,
     /// WebSocket write buffer per connection, in bytes (default 4 KiB).
     pub ws_write_buffer: usize,
@@ -184,7 +185,7 @@ impl Default for EngineConfig {
             max_buffered_packets: 10_000,
             cors: Cors::default(),
             allow_request: None,
-            ws_read_buffer: 4 * 1024,
+            ws_read_buffer: 1024,
             ws_write_buffer: 4 * 1024,
         }
     }

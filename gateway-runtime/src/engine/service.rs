@@ -256,8 +256,8 @@ async fn handle<H: EngineHandler>(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let request = RequestInfo {
-        headers: parts.headers.clone(),
-        uri: parts.uri.clone(),
+        headers: owned_headers(&parts.headers),
+        uri: owned_uri(&parts.uri),
         remote_addr,
         time: SystemTime::now(),
     };
@@ -289,4 +289,21 @@ fn configure(upgrade: WebSocketUpgrade, config: &EngineConfig) -> WebSocketUpgra
         .write_buffer_size(config.ws_write_buffer)
         .max_message_size(config.max_payload)
         .max_frame_size(config.max_payload)
+}
+
+/// Copies the headers into their own allocations: the parsed values share the
+/// connection's whole read buffer, which a session must not keep alive.
+fn owned_headers(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            out.append(name.clone(), value);
+        }
+    }
+    out
+}
+
+/// Copies the URI for the same reason as [`owned_headers`].
+fn owned_uri(uri: &http::Uri) -> http::Uri {
+    uri.to_string().parse().unwrap_or_else(|_| uri.clone())
 }
