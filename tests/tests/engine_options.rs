@@ -16,7 +16,11 @@ async fn serve(io: &SocketIo) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     let router = io.router::<()>();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     addr
 }
@@ -52,26 +56,59 @@ async fn cors_origin_list_with_credentials() {
         }
     });
     let addr = serve(&io).await;
-    let (head, body) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "Origin: https://app.example\r\n")).await;
+    let (head, body) = http(
+        addr,
+        &get(
+            "/socket.io/?EIO=4&transport=polling",
+            "Origin: https://app.example\r\n",
+        ),
+    )
+    .await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains("access-control-allow-origin: https://app.example"), "{head}");
-    assert!(head.contains("access-control-allow-credentials: true"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example"),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-allow-credentials: true"),
+        "{head}"
+    );
     assert!(body.starts_with("0{"), "{body}");
-    let (head, _) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "Origin: https://evil.example\r\n")).await;
+    let (head, _) = http(
+        addr,
+        &get(
+            "/socket.io/?EIO=4&transport=polling",
+            "Origin: https://evil.example\r\n",
+        ),
+    )
+    .await;
     assert!(!head.contains("access-control-allow-origin"), "{head}");
     let preflight = "OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\r\n";
     let (head, _) = http(addr, preflight).await;
     assert!(head.starts_with("http/1.1 204"), "{head}");
     assert!(head.contains("access-control-allow-methods:"), "{head}");
-    assert!(head.contains("access-control-allow-headers: content-type"), "{head}");
+    assert!(
+        head.contains("access-control-allow-headers: content-type"),
+        "{head}"
+    );
 }
 
 #[tokio::test]
 async fn cors_any_and_predicate() {
     let io = with_engine(|c| c.cors = Cors::any());
     let addr = serve(&io).await;
-    let (head, _) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "Origin: https://x.example\r\n")).await;
-    assert!(head.contains("access-control-allow-origin: https://x.example"), "{head}");
+    let (head, _) = http(
+        addr,
+        &get(
+            "/socket.io/?EIO=4&transport=polling",
+            "Origin: https://x.example\r\n",
+        ),
+    )
+    .await;
+    assert!(
+        head.contains("access-control-allow-origin: https://x.example"),
+        "{head}"
+    );
     assert!(!head.contains("access-control-allow-credentials"), "{head}");
 
     let io = with_engine(|c| {
@@ -81,9 +118,26 @@ async fn cors_any_and_predicate() {
         }
     });
     let addr = serve(&io).await;
-    let (head, _) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "Origin: https://a.trusted.example\r\n")).await;
-    assert!(head.contains("access-control-allow-origin: https://a.trusted.example"), "{head}");
-    let (head, _) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "Origin: https://untrusted.example\r\n")).await;
+    let (head, _) = http(
+        addr,
+        &get(
+            "/socket.io/?EIO=4&transport=polling",
+            "Origin: https://a.trusted.example\r\n",
+        ),
+    )
+    .await;
+    assert!(
+        head.contains("access-control-allow-origin: https://a.trusted.example"),
+        "{head}"
+    );
+    let (head, _) = http(
+        addr,
+        &get(
+            "/socket.io/?EIO=4&transport=polling",
+            "Origin: https://untrusted.example\r\n",
+        ),
+    )
+    .await;
     assert!(!head.contains("access-control-allow-origin"), "{head}");
 }
 
@@ -101,7 +155,14 @@ async fn allow_request_refuses_with_403_and_the_message() {
     let (head, body) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "")).await;
     assert!(head.starts_with("http/1.1 403"), "{head}");
     assert_eq!(body, r#"{"code":4,"message":"missing api key"}"#);
-    let (head, body) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "X-Api-Key: letmein\r\n")).await;
+    let (head, body) = http(
+        addr,
+        &get(
+            "/socket.io/?EIO=4&transport=polling",
+            "X-Api-Key: letmein\r\n",
+        ),
+    )
+    .await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(body.starts_with("0{"));
 }
@@ -115,7 +176,10 @@ async fn transports_and_path_options() {
     let addr = serve(&io).await;
     let (head, body) = http(addr, &get("/rt/?EIO=4&transport=polling", "")).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(body.contains(r#""upgrades":[]"#), "no upgrade offered without websocket: {body}");
+    assert!(
+        body.contains(r#""upgrades":[]"#),
+        "no upgrade offered without websocket: {body}"
+    );
     let (_, body) = http(addr, &get("/rt/?EIO=4&transport=websocket", "")).await;
     assert_eq!(body, r#"{"code":0,"message":"Transport unknown"}"#);
     let (head, _) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "")).await;
@@ -125,12 +189,16 @@ async fn transports_and_path_options() {
     let addr = serve(&io).await;
     let (_, body) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "")).await;
     assert_eq!(body, r#"{"code":0,"message":"Transport unknown"}"#);
-    assert!(TestClient::connect(addr, "/socket.io/", "/", None, "").await.is_ok());
+    assert!(TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn a_connection_whose_queue_overflows_is_closed_and_others_are_not() {
-    let io = SocketIo::builder().configure(|c| c.max_buffered_packets = 50).build();
+    let io = SocketIo::builder()
+        .configure(|c| c.max_buffered_packets = 50)
+        .build();
     let (tx, mut reasons) = mpsc::unbounded_channel::<DisconnectReason>();
     io.of("/").on_connection(move |socket| {
         let tx = tx.clone();
@@ -149,13 +217,23 @@ async fn a_connection_whose_queue_overflows_is_closed_and_others_are_not() {
         }
     });
     let addr = serve(&io).await;
-    let flooder = TestClient::connect(addr, "/socket.io/", "/", None, "").await.unwrap();
-    let mut calm = TestClient::connect(addr, "/socket.io/", "/", None, "").await.unwrap();
+    let flooder = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
+    let mut calm = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
     flooder.emit("flood", &()).unwrap();
-    let reason = tokio::time::timeout(Duration::from_secs(3), reasons.recv()).await.unwrap().unwrap();
+    let reason = tokio::time::timeout(Duration::from_secs(3), reasons.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reason.as_str(), "transport error");
     calm.emit("flood-not", &()).unwrap();
-    assert!(calm.next_event(Duration::from_millis(200)).await.is_none(), "calm client untouched");
+    assert!(
+        calm.next_event(Duration::from_millis(200)).await.is_none(),
+        "calm client untouched"
+    );
     assert_eq!(io.connection_count(), 1);
 }
 
@@ -172,11 +250,18 @@ async fn shutdown_disconnects_everyone_with_server_shutting_down() {
         }
     });
     let addr = serve(&io).await;
-    let _a = TestClient::connect(addr, "/socket.io/", "/", None, "").await.unwrap();
-    let _b = TestClient::connect(addr, "/socket.io/", "/", None, "").await.unwrap();
+    let _a = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
+    let _b = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
     io.shutdown(Duration::from_secs(2)).await;
     for _ in 0..2 {
-        let r = tokio::time::timeout(Duration::from_secs(2), reasons.recv()).await.unwrap().unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(2), reasons.recv())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(r, "server shutting down");
     }
     assert_eq!(io.connection_count(), 0);
