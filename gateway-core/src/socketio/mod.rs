@@ -7,7 +7,7 @@
 //! right after the text (the type becomes 5 or 6 and the header counts the attachments).
 //!
 //! Decoding is split in two steps so it stays cheap: [`RawPacket::decode`] reads the
-//! header and leaves the JSON as a slice; [`Args::parse`] then splits an event's JSON array
+//! header and leaves the JSON as a slice; [`Args::parse_event`] then splits an event's JSON array
 //! into its arguments without building a value tree, so each argument can later be
 //! deserialized straight into the handler's type.
 //!
