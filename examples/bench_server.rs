@@ -56,8 +56,12 @@ impl Interceptor for PassThrough {
 /// the default is the multi-thread runtime.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = match std::env::var("BENCH_RUNTIME").as_deref() {
-        Ok("current_thread") => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
     };
     runtime.block_on(serve())
 }
