@@ -30,6 +30,20 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::app::{App, AppBuilder, BuildError};
 
+/// Serves `router` on `127.0.0.1:<ephemeral port>` (with the peer address available to
+/// handshakes); returns the address and the serving task.
+pub async fn serve_ephemeral(
+    router: axum::Router,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service).await;
+    });
+    Ok((addr, task))
+}
+
 /// A running application on `127.0.0.1:<ephemeral port>`; stopped when dropped.
 #[derive(Debug)]
 pub struct TestApp {
@@ -73,20 +87,9 @@ impl TestApp {
     /// Builds the app and serves it on an ephemeral loopback port.
     pub async fn start(builder: AppBuilder) -> Result<TestApp, BuildError> {
         let app = builder.build().await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let (addr, task) = serve_ephemeral(app.router())
             .await
             .map_err(|e| BuildError::Config(format!("cannot bind: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| BuildError::Config(e.to_string()))?;
-        let router = app.router::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        });
         Ok(TestApp { app, addr, task })
     }
 

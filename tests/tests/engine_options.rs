@@ -7,22 +7,12 @@ use std::time::Duration;
 
 use gateway_runtime::engine::{AllowOrigin, Cors, EngineConfig, Transports};
 use gateway_runtime::socketio::{DisconnectReason, SocketIo};
-use gateway_runtime::testing::TestClient;
+use gateway_runtime::testing::{serve_ephemeral, TestClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 async fn serve(io: &SocketIo) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = io.router::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    addr
+    serve_ephemeral(io.router()).await.unwrap().0
 }
 
 /// Sends a raw HTTP/1.1 request; returns the status line and headers (lowercased) and body.

@@ -5,21 +5,11 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use gateway_runtime::socketio::{ConnectError, SocketIo};
-use gateway_runtime::testing::{ClientError, TestClient};
+use gateway_runtime::testing::{serve_ephemeral, ClientError, TestClient};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn serve(io: &SocketIo) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = io.router::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    addr
+    serve_ephemeral(io.router()).await.unwrap().0
 }
 
 #[tokio::test]
