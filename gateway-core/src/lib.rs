@@ -1,7 +1,7 @@
 //! IO-free vocabulary of the gateway framework.
 //!
 //! This crate holds the parts that never touch a socket: the Engine.IO v4 and Socket.IO v5
-//! codecs (bytes in, values out — easy to fuzz and benchmark) and the payload types that
+//! codecs and WebSocket framing (bytes in, values out — easy to fuzz and benchmark) and the payload types that
 //! handlers receive and emit. The network side lives in `gateway-runtime`.
 //!
 //! ```
@@ -15,3 +15,4 @@
 pub mod di;
 pub mod engineio;
 pub mod socketio;
+pub mod websocket;

@@ -155,7 +155,9 @@ pub struct EngineConfig {
     /// WebSocket read buffer per connection, in bytes (default 1 KiB; it grows for a
     /// larger frame while that frame is read).
     pub ws_read_buffer: usize,
-    /// WebSocket write buffer per connection, in bytes (default 4 KiB).
+    /// WebSocket payloads up to this size are copied next to the frames queued with them so
+    /// that they leave in one write; larger ones are written from where they are, without
+    /// a copy (default 16 KiB).
     pub ws_write_buffer: usize,
 }
 
@@ -186,7 +188,7 @@ impl Default for EngineConfig {
             cors: Cors::default(),
             allow_request: None,
             ws_read_buffer: 1024,
-            ws_write_buffer: 4 * 1024,
+            ws_write_buffer: 16 * 1024,
         }
     }
 }

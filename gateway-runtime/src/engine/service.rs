@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
@@ -17,6 +16,7 @@ use tokio::sync::Notify;
 
 use super::http::{preflight, text_response, EngineError, EngineQuery};
 use super::session::Session;
+use super::websocket::Upgrade;
 use super::{
     CloseReason, EngineConfig, EngineHandler, EngineSocket, Message, Outgoing, RequestInfo,
     Sessions, Sid, TransportKind,
@@ -214,8 +214,7 @@ async fn handle<H: EngineHandler>(
                 _ => EngineError::BadRequest.response(cors, &parts.headers),
             },
             TransportKind::Websocket => {
-                let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await
-                else {
+                let Some(upgrade) = Upgrade::from_parts(&mut parts) else {
                     return EngineError::BadRequest.response(cors, &parts.headers);
                 };
                 if session.socket.transport() != TransportKind::Polling
@@ -224,13 +223,12 @@ async fn handle<H: EngineHandler>(
                     // Already upgraded (or upgrading): accept the socket and close it at
                     // once, as engine.io does; clients without an error handler on the
                     // upgrade request would crash on an HTTP error.
-                    return upgrade.on_upgrade(|mut ws| async move {
-                        let _ = ws.send(axum::extract::ws::Message::Close(None)).await;
+                    return upgrade.respond(&engine.config, |mut ws| async move {
+                        ws.close(None).await;
                     });
                 }
-                let engine = engine.clone();
-                configure(upgrade, &engine.config)
-                    .on_upgrade(move |ws| engine.serve_upgrade(ws, session))
+                let serving = engine.clone();
+                upgrade.respond(&engine.config, move |ws| serving.serve_upgrade(ws, session))
             }
         };
     }
@@ -273,22 +271,15 @@ async fn handle<H: EngineHandler>(
             )
         }
         TransportKind::Websocket => {
-            let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await else {
+            let Some(upgrade) = Upgrade::from_parts(&mut parts) else {
                 return EngineError::BadRequest.response(cors, &parts.headers);
             };
-            let engine = engine.clone();
-            configure(upgrade, &engine.config)
-                .on_upgrade(move |ws| engine.serve_new_websocket(ws, request))
+            let serving = engine.clone();
+            upgrade.respond(&engine.config, move |ws| {
+                serving.serve_new_websocket(ws, request)
+            })
         }
     }
-}
-
-fn configure(upgrade: WebSocketUpgrade, config: &EngineConfig) -> WebSocketUpgrade {
-    upgrade
-        .read_buffer_size(config.ws_read_buffer)
-        .write_buffer_size(config.ws_write_buffer)
-        .max_message_size(config.max_payload)
-        .max_frame_size(config.max_payload)
 }
 
 /// Copies the headers into their own allocations: the parsed values share the

@@ -1,28 +1,236 @@
 //! The WebSocket transport: direct connections and upgrades from long-polling.
+//!
+//! The RFC 6455 handshake is answered here and the upgraded connection is driven by one
+//! task that reads frames ([`FrameReader`], payloads unmasked in place and handed on
+//! without a copy) and writes every queued packet of a wake-up in one write.
 
+use std::future::Future;
+use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
 
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
 use gateway_core::engineio::Packet;
+use gateway_core::websocket::{
+    accept_key, encode_close, encode_header, CloseCode, FrameKind, FrameReader, ProtocolError,
+    WsMessage,
+};
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::session::Session;
-use super::{CloseReason, EngineHandler, EngineInner, Outgoing, RequestInfo, TransportKind};
+use super::{
+    CloseReason, EngineConfig, EngineHandler, EngineInner, Outgoing, RequestInfo, TransportKind,
+};
 
 /// Pause after writing a namespace CONNECT answer when more packets are queued.
-const CONNECT_PACING: std::time::Duration = std::time::Duration::from_millis(1);
+const CONNECT_PACING: Duration = Duration::from_millis(1);
+/// Time given to a close frame to leave before the connection is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// A valid WebSocket upgrade request, not answered yet.
+pub(crate) struct Upgrade {
+    on_upgrade: OnUpgrade,
+    accept: HeaderValue,
+}
+
+fn header_has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+impl Upgrade {
+    /// Checks an HTTP/1.1 upgrade request (`GET`, `Connection: upgrade`,
+    /// `Upgrade: websocket`, version 13, a key); `None` when it is not one.
+    pub(crate) fn from_parts(parts: &mut http::request::Parts) -> Option<Self> {
+        if parts.method != Method::GET
+            || !header_has_token(&parts.headers, CONNECTION, "upgrade")
+            || !header_has_token(&parts.headers, UPGRADE, "websocket")
+            || parts.headers.get(SEC_WEBSOCKET_VERSION)? != "13"
+        {
+            return None;
+        }
+        let key = parts.headers.get(SEC_WEBSOCKET_KEY)?;
+        let accept = HeaderValue::try_from(accept_key(key.as_bytes())).ok()?;
+        let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
+        Some(Self { on_upgrade, accept })
+    }
+
+    /// Answers `101 Switching Protocols` and runs `serve` on the connection once the
+    /// answer is written.
+    pub(crate) fn respond<F, Fut>(self, config: &EngineConfig, serve: F) -> Response
+    where
+        F: FnOnce(WsConn) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let limits = Limits::from(config);
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            if let Ok(upgraded) = on_upgrade.await {
+                serve(WsConn::new(TokioIo::new(upgraded), limits)).await;
+            }
+        });
+        let mut response = Response::new(axum::body::Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(SEC_WEBSOCKET_ACCEPT, self.accept);
+        response
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Limits {
+    read_chunk: usize,
+    max_message: usize,
+    copy_threshold: usize,
+}
+
+impl From<&EngineConfig> for Limits {
+    fn from(config: &EngineConfig) -> Self {
+        Self {
+            read_chunk: config.ws_read_buffer.max(64),
+            max_message: config.max_payload,
+            copy_threshold: config.ws_write_buffer,
+        }
+    }
+}
+
+/// Why reading from a WebSocket stopped.
+enum ReadEnd {
+    /// The peer closed the TCP connection, or reading failed.
+    Eof(CloseReason),
+    /// The peer broke the protocol (a close frame with its code was queued).
+    Protocol(ProtocolError),
+}
+
+/// An upgraded connection: framing on top of the raw bytes.
+pub(crate) struct WsConn {
+    io: TokioIo<Upgraded>,
+    reader: FrameReader,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    limits: Limits,
+}
+
+impl WsConn {
+    fn new(io: TokioIo<Upgraded>, limits: Limits) -> Self {
+        Self {
+            io,
+            reader: FrameReader::new(limits.max_message),
+            rbuf: BytesMut::new(),
+            wbuf: Vec::new(),
+            limits,
+        }
+    }
+
+    /// The next whole message among the bytes already read.
+    fn next_message(&mut self) -> Result<Option<WsMessage>, ProtocolError> {
+        self.reader.next_message(&mut self.rbuf)
+    }
+
+    /// Reads more bytes (cancel safe): `Err` at the end of the stream.
+    async fn fill(&mut self) -> Result<(), CloseReason> {
+        let frame = self
+            .reader
+            .frame_len_hint(&self.rbuf)
+            .unwrap_or(0)
+            .min(self.limits.max_message.saturating_add(14));
+        let want = frame
+            .saturating_sub(self.rbuf.len())
+            .max(self.limits.read_chunk);
+        self.rbuf.reserve(want);
+        match self.io.read_buf(&mut self.rbuf).await {
+            Ok(0) => Err(CloseReason::TransportClose),
+            Ok(_) => Ok(()),
+            Err(_) => Err(CloseReason::TransportError),
+        }
+    }
+
+    /// The next message, reading as needed.
+    async fn recv(&mut self) -> Result<WsMessage, ReadEnd> {
+        loop {
+            if let Some(message) = self.next_message().map_err(ReadEnd::Protocol)? {
+                return Ok(message);
+            }
+            self.fill().await.map_err(ReadEnd::Eof)?;
+        }
+    }
+
+    /// Queues a frame; payloads above the copy threshold are written at once, in place.
+    async fn queue(&mut self, kind: FrameKind, payload: &[u8], limit: Duration) -> io::Result<()> {
+        encode_header(&mut self.wbuf, kind, payload.len());
+        if payload.len() <= self.limits.copy_threshold {
+            self.wbuf.extend_from_slice(payload);
+            return Ok(());
+        }
+        self.flush(limit).await?;
+        write_within(&mut self.io, payload, limit).await
+    }
+
+    /// Writes what is queued; a peer that does not read for `limit` is an error.
+    async fn flush(&mut self, limit: Duration) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let result = write_within(&mut self.io, &self.wbuf, limit).await;
+        self.wbuf.clear();
+        if self.wbuf.capacity() > self.limits.copy_threshold.max(4096) * 4 {
+            self.wbuf = Vec::new();
+        }
+        result
+    }
+
+    /// Sends a close frame with `code` and shuts the connection down.
+    pub(crate) async fn close(&mut self, code: Option<CloseCode>) {
+        match code {
+            Some(code) => encode_close(&mut self.wbuf, code),
+            None => encode_header(&mut self.wbuf, FrameKind::Close, 0),
+        }
+        let _ = self.flush(CLOSE_GRACE).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.io.shutdown()).await;
+    }
+
+    async fn send_text(&mut self, text: &str, limit: Duration) -> io::Result<()> {
+        self.queue(FrameKind::Text, text.as_bytes(), limit).await?;
+        self.flush(limit).await
+    }
+}
+
+/// Writes `data` completely; the deadline timer is armed only when the socket is not
+/// writable at once (the common case needs no timer).
+async fn write_within(io: &mut TokioIo<Upgraded>, data: &[u8], limit: Duration) -> io::Result<()> {
+    let mut write = std::pin::pin!(async {
+        io.write_all(data).await?;
+        io.flush().await
+    });
+    if let Poll::Ready(result) =
+        std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await
+    {
+        return result;
+    }
+    match tokio::time::timeout(limit, write).await {
+        Ok(result) => result,
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}
 
 impl<H: EngineHandler> EngineInner<H> {
     /// A client that opened its session over WebSocket.
-    pub(crate) async fn serve_new_websocket(
-        self: Arc<Self>,
-        mut ws: WebSocket,
-        request: RequestInfo,
-    ) {
+    pub(crate) async fn serve_new_websocket(self: Arc<Self>, mut ws: WsConn, request: RequestInfo) {
         let (session, open) = self.open_session(TransportKind::Websocket, request);
-        if ws.send(WsMessage::Text(open.into())).await.is_err() {
+        if ws.send_text(&open, self.write_limit()).await.is_err() {
             session.socket.close(CloseReason::TransportError);
             return;
         }
@@ -32,34 +240,40 @@ impl<H: EngineHandler> EngineInner<H> {
     /// A polling client probing and then upgrading to WebSocket.
     pub(crate) async fn serve_upgrade(
         self: Arc<Self>,
-        mut ws: WebSocket,
+        mut ws: WsConn,
         session: Arc<Session<H::Conn>>,
     ) {
+        let limit = self.write_limit();
         let probe = async {
-            while let Some(Ok(msg)) = ws.recv().await {
-                let WsMessage::Text(text) = msg else {
-                    return false;
-                };
-                match Packet::decode_text(text.as_str()) {
-                    Ok(Packet::Ping("probe")) => {
-                        if ws
-                            .send(WsMessage::Text(Utf8Bytes::from_static("3probe")))
-                            .await
-                            .is_err()
+            loop {
+                let frame = match ws.recv().await {
+                    Ok(WsMessage::Text(frame)) => frame,
+                    Ok(WsMessage::Ping(data)) => {
+                        if ws.queue(FrameKind::Pong, &data, limit).await.is_err()
+                            || ws.flush(limit).await.is_err()
                         {
+                            return false;
+                        }
+                        continue;
+                    }
+                    Ok(WsMessage::Pong) => continue,
+                    _ => return false,
+                };
+                match std::str::from_utf8(&frame).map(Packet::decode_text) {
+                    Ok(Ok(Packet::Ping("probe"))) => {
+                        if ws.send_text("3probe", limit).await.is_err() {
                             return false;
                         }
                         session.upgrading.store(true, Ordering::Release);
                         session.socket.wake.notify_one();
                     }
-                    Ok(Packet::Upgrade) if session.upgrading.load(Ordering::Acquire) => {
+                    Ok(Ok(Packet::Upgrade)) if session.upgrading.load(Ordering::Acquire) => {
                         return true
                     }
-                    Ok(Packet::Noop) => {}
+                    Ok(Ok(Packet::Noop)) => {}
                     _ => return false,
                 }
             }
-            false
         };
         let upgraded = matches!(
             tokio::time::timeout(self.config.upgrade_timeout, probe).await,
@@ -68,7 +282,7 @@ impl<H: EngineHandler> EngineInner<H> {
         if !upgraded || session.socket.is_closed() {
             session.upgrading.store(false, Ordering::Release);
             session.upgrade_claimed.store(false, Ordering::Release);
-            let _ = ws.send(WsMessage::Close(None)).await;
+            ws.close(None).await;
             return;
         }
         session.socket.set_transport(TransportKind::Websocket);
@@ -77,47 +291,84 @@ impl<H: EngineHandler> EngineInner<H> {
         self.run_websocket(session, ws).await;
     }
 
-    async fn run_websocket(&self, session: Arc<Session<H::Conn>>, ws: WebSocket) {
+    /// How long a write may wait for a peer that does not read.
+    fn write_limit(&self) -> Duration {
+        self.config.ping_interval + self.config.ping_timeout
+    }
+
+    async fn run_websocket(&self, session: Arc<Session<H::Conn>>, mut ws: WsConn) {
         let socket = &session.socket;
-        let (mut sink, mut stream) = ws.split();
+        let limit = self.write_limit();
         let mut batch = Vec::new();
         loop {
-            tokio::select! {
-                frame = stream.next() => match frame {
-                    Some(Ok(WsMessage::Text(text))) => {
-                        let frame = Bytes::from(text);
-                        match std::str::from_utf8(&frame).ok().map(Packet::decode_text) {
-                            Some(Ok(packet)) => self.on_packet(&session, packet, &frame),
-                            _ => socket.close(CloseReason::ParseError),
+            // Everything already read, in order, before waiting again.
+            let end = loop {
+                match ws.next_message() {
+                    Ok(None) => break None,
+                    Ok(Some(WsMessage::Text(frame))) => match std::str::from_utf8(&frame) {
+                        Ok(text) => match Packet::decode_text(text) {
+                            Ok(packet) => self.on_packet(&session, packet, &frame),
+                            Err(_) => socket.close(CloseReason::ParseError),
+                        },
+                        Err(_) => {
+                            break Some(ReadEnd::Protocol(ProtocolError {
+                                code: CloseCode::INVALID_DATA,
+                                reason: "text message is not UTF-8",
+                            }))
                         }
-                    }
-                    Some(Ok(WsMessage::Binary(data))) => {
+                    },
+                    Ok(Some(WsMessage::Binary(data))) => {
                         self.on_packet(&session, Packet::Binary(data), &Bytes::new());
                     }
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                    Some(Ok(WsMessage::Close(_))) | None => {
+                    Ok(Some(WsMessage::Ping(data))) => {
+                        if ws.queue(FrameKind::Pong, &data, limit).await.is_err() {
+                            break Some(ReadEnd::Eof(CloseReason::TransportError));
+                        }
+                    }
+                    Ok(Some(WsMessage::Pong)) => {}
+                    Ok(Some(WsMessage::Close(code))) => {
                         socket.close(CloseReason::TransportClose);
-                        break;
+                        ws.close(code.map(CloseCode)).await;
+                        return;
                     }
-                    Some(Err(_)) => {
-                        socket.close(CloseReason::TransportError);
-                        break;
+                    Err(e) => break Some(ReadEnd::Protocol(e)),
+                }
+            };
+            match end {
+                Some(ReadEnd::Protocol(e)) => {
+                    tracing::debug!(sid = %socket.sid(), error = %e, "closing a WebSocket that broke the protocol");
+                    socket.close(CloseReason::TransportError);
+                    ws.close(Some(e.code)).await;
+                    return;
+                }
+                Some(ReadEnd::Eof(reason)) => {
+                    socket.close(reason);
+                    return;
+                }
+                None => {}
+            }
+            if ws.flush(limit).await.is_err() {
+                socket.close(CloseReason::TransportError);
+                return;
+            }
+            tokio::select! {
+                read = ws.fill() => {
+                    if let Err(reason) = read {
+                        socket.close(reason);
+                        return;
                     }
-                },
+                }
                 _ = socket.wake.notified() => {
                     let closing = socket.drain_into(&mut batch);
-                    // A peer that stops reading must not hold the connection forever.
-                    let deadline = self.config.ping_interval + self.config.ping_timeout;
-                    let written = tokio::time::timeout(deadline, write_batch(&mut sink, &mut batch)).await;
+                    let written = write_batch(&mut ws, &mut batch, limit).await;
                     batch.clear();
-                    if !matches!(written, Ok(Ok(()))) {
+                    if written.is_err() {
                         socket.close(CloseReason::TransportError);
-                        break;
+                        return;
                     }
                     if closing.is_some() {
-                        let close = sink.send(WsMessage::Close(None));
-                        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
-                        break;
+                        ws.close(None).await;
+                        return;
                     }
                 }
             }
@@ -125,28 +376,28 @@ impl<H: EngineHandler> EngineInner<H> {
     }
 }
 
-/// Writes queued packets: frames are written together and flushed once; a namespace
-/// CONNECT answer is flushed on its own, then the writer pauses briefly so the client can
-/// handle it before what the connection listener emitted (socket.io's write-after-drain has
-/// the same effect, and clients that handle one frame per event-loop turn rely on it).
+/// Writes queued packets together, in one write when they are small; a namespace CONNECT
+/// answer is flushed on its own, then the writer pauses briefly so the client can handle
+/// it before what the connection listener emitted (socket.io's write-after-drain has the
+/// same effect, and clients that handle one frame per event-loop turn rely on it).
 async fn write_batch(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    ws: &mut WsConn,
     batch: &mut Vec<Outgoing>,
-) -> Result<(), axum::Error> {
+    limit: Duration,
+) -> io::Result<()> {
     let mut items = batch.drain(..).peekable();
     while let Some(item) = items.next() {
-        let pace = matches!(&item, Outgoing::Text(t) if t.as_str().starts_with("40"))
-            && items.peek().is_some();
-        let msg = match item {
-            Outgoing::Text(t) => WsMessage::Text(t),
-            Outgoing::Binary(b) => WsMessage::Binary(b),
-        };
-        if pace {
-            sink.send(msg).await?;
-            tokio::time::sleep(CONNECT_PACING).await;
-        } else {
-            sink.feed(msg).await?;
+        match &item {
+            Outgoing::Text(t) => {
+                ws.queue(FrameKind::Text, t.as_str().as_bytes(), limit)
+                    .await?;
+                if t.as_str().starts_with("40") && items.peek().is_some() {
+                    ws.flush(limit).await?;
+                    tokio::time::sleep(CONNECT_PACING).await;
+                }
+            }
+            Outgoing::Binary(b) => ws.queue(FrameKind::Binary, b, limit).await?,
         }
     }
-    sink.flush().await
+    ws.flush(limit).await
 }
