@@ -44,6 +44,7 @@ pub(crate) use http::query_pairs;
 pub use service::Engine;
 pub(crate) use service::EngineInner;
 pub use sid::Sid;
+pub(crate) use sid::SidMap;
 pub use socket::{EngineSocket, Outgoing, RequestInfo, SendError, TransportKind};
 
 type Sessions<C> = RwLock<HashMap<Sid, Arc<session::Session<C>>>>;

@@ -172,9 +172,14 @@ impl EngineSocket {
                 self.close(CloseReason::TransportError);
                 return Err(SendError::QueueFull);
             }
+            let was_empty = q.items.is_empty();
             q.items.push_back(first);
             q.items
                 .extend(attachments.iter().cloned().map(Outgoing::Binary));
+            if !was_empty {
+                // The writer was woken by the first packet and takes the whole queue.
+                return Ok(());
+            }
         }
         self.wake.notify_one();
         Ok(())

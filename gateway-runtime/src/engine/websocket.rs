@@ -351,13 +351,10 @@ impl<H: EngineHandler> EngineInner<H> {
                 socket.close(CloseReason::TransportError);
                 return;
             }
+            // Queued packets first: what the messages just handled queued leaves before
+            // more is read (and no read is attempted while a reply waits).
             tokio::select! {
-                read = ws.fill() => {
-                    if let Err(reason) = read {
-                        socket.close(reason);
-                        return;
-                    }
-                }
+                biased;
                 _ = socket.wake.notified() => {
                     let closing = socket.drain_into(&mut batch);
                     let written = write_batch(&mut ws, &mut batch, limit).await;
@@ -368,6 +365,12 @@ impl<H: EngineHandler> EngineInner<H> {
                     }
                     if closing.is_some() {
                         ws.close(None).await;
+                        return;
+                    }
+                }
+                read = ws.fill() => {
+                    if let Err(reason) = read {
+                        socket.close(reason);
                         return;
                     }
                 }

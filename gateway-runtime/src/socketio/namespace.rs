@@ -1,6 +1,5 @@
 //! Namespaces: a named channel multiplexed over each client's connection.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +11,7 @@ use super::error::{ConnectError, EmitError};
 use super::operators::BroadcastOperator;
 use super::socket::{BoxFuture, Socket};
 use crate::adapter::{Adapter, Room};
-use crate::engine::Sid;
+use crate::engine::{Sid, SidMap};
 
 pub(crate) type Middleware = Arc<
     dyn Fn(Socket) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ConnectError>> + Send>>
@@ -33,7 +32,7 @@ pub(crate) struct Hooks {
 
 pub(crate) struct NamespaceInner {
     pub(crate) name: Arc<str>,
-    pub(crate) sockets: RwLock<HashMap<Sid, Socket>>,
+    pub(crate) sockets: RwLock<SidMap<Socket>>,
     pub(crate) hooks: Arc<RwLock<Hooks>>,
     pub(crate) adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
@@ -104,6 +103,11 @@ impl NamespaceInner {
         mut f: impl FnMut(&Socket),
     ) {
         let sockets = self.sockets.read().unwrap_or_else(|e| e.into_inner());
+        if opts.rooms.is_empty() && opts.except.is_empty() {
+            // Everyone: no room to look at, no id to look up.
+            sockets.values().for_each(f);
+            return;
+        }
         let mut all = sockets.keys().copied();
         self.adapter.for_each_target(opts, &mut all, &mut |sid| {
             if let Some(s) = sockets.get(&sid) {
