@@ -13,7 +13,6 @@
 //! cargo run --release --example conformance
 //! ```
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,18 +72,14 @@ async fn main() -> std::io::Result<()> {
     io.of("/").on_connection(on_connect);
     io.of("/custom").on_connection(on_connect);
 
-    let app = axum::Router::new()
-        .merge(engine.router())
-        .merge(io.router());
+    // /socket.io/ through the engine's own accept loop, /engine.io/ as a plain axum route.
+    let routes = axum::Router::new().merge(engine.router());
     let port = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000u16);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    io.serve_with_shutdown(listener, routes, std::future::pending())
+        .await
 }

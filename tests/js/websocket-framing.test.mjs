@@ -10,6 +10,9 @@ import { T, WAIT_TIMEOUT, assertServerAlive, openBystanders, parseOpenPacket, us
 
 const srv = useConformanceServer();
 const EIO = '/engine.io/?EIO=4&transport=websocket';
+// /socket.io/ is served by the engine's own accept loop (handshake answered without the
+// HTTP stack); /engine.io/ is a plain axum route (handshake through hyper).
+const SIO = '/socket.io/?EIO=4&transport=websocket';
 
 /** A masked client frame. */
 function frame(opcode, payload, { fin = true, mask = crypto.randomBytes(4), masked = true } = {}) {
@@ -34,13 +37,13 @@ const text = (s, opts) => frame(0x1, s, opts);
 
 /** A raw WebSocket client over TCP that parses the server's (unmasked) frames. */
 class TcpWs {
-  static async open(headers = {}) {
+  static async open(headers = {}, target = EIO) {
     const c = new TcpWs();
-    await c.connect(headers);
+    await c.connect(headers, target);
     return c;
   }
 
-  connect(extra) {
+  connect(extra, target) {
     this.key = crypto.randomBytes(16).toString('base64');
     this.frames = [];
     this.waiters = [];
@@ -60,7 +63,7 @@ class TcpWs {
           const lines = Object.entries(headers)
             .filter(([, v]) => v !== undefined)
             .map(([k, v]) => `${k}: ${v}`);
-          this.sock.write(`GET ${EIO} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+          this.sock.write(`GET ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
         });
         let head = Buffer.alloc(0);
         const onData = (chunk) => {
@@ -165,35 +168,70 @@ class TcpWs {
   }
 }
 
-async function openSession(headers) {
-  const ws = await TcpWs.open(headers);
+async function openSession(headers, target) {
+  const ws = await TcpWs.open(headers, target);
   assert.equal(ws.status, 101);
   const open = parseOpenPacket(await ws.nextText('the OPEN packet'));
   return { ws, open };
 }
 
 describe('WebSocket framing (RFC 6455) on /engine.io/', () => {
-  it('answers the handshake with 101 and the Sec-WebSocket-Accept of the key', T, async () => {
-    const { ws, open } = await openSession();
-    const expected = crypto
-      .createHash('sha1')
-      .update(ws.key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
-      .digest('base64');
-    assert.equal(ws.headers['sec-websocket-accept'], expected);
-    assert.equal(ws.headers.upgrade.toLowerCase(), 'websocket');
-    assert.ok(open.sid);
-    ws.destroy();
-  });
-
-  for (const [label, headers] of [
-    ['version 8', { 'Sec-WebSocket-Version': '8' }],
-    ['no key', { 'Sec-WebSocket-Key': undefined }],
-    ['no Upgrade header', { Upgrade: undefined }],
-  ]) {
-    it(`refuses an upgrade request with ${label} (HTTP 400)`, T, async () => {
-      const ws = await TcpWs.open(headers);
-      assert.equal(ws.status, 400);
+  for (const [where, target] of [['/engine.io/ (through hyper)', EIO], ['/socket.io/ (own accept loop)', SIO]]) {
+    it(`answers the handshake on ${where} with 101, the Sec-WebSocket-Accept of the key and the OPEN packet`, T, async () => {
+      const { ws, open } = await openSession({}, target);
+      const expected = crypto
+        .createHash('sha1')
+        .update(ws.key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+        .digest('base64');
+      assert.equal(ws.headers['sec-websocket-accept'], expected);
+      assert.equal(ws.headers.upgrade.toLowerCase(), 'websocket');
+      assert.ok(open.sid);
       ws.destroy();
+    });
+
+    for (const [label, headers] of [
+      ['version 8', { 'Sec-WebSocket-Version': '8' }],
+      ['no key', { 'Sec-WebSocket-Key': undefined }],
+      ['no Upgrade header', { Upgrade: undefined }],
+    ]) {
+      it(`refuses an upgrade request on ${where} with ${label} (HTTP 400)`, T, async () => {
+        const ws = await TcpWs.open(headers, target);
+        assert.equal(ws.status, 400);
+        ws.destroy();
+      });
+    }
+
+    it(`reads a frame sent on ${where} right behind the handshake request`, T, async () => {
+      const ws = new TcpWs();
+      ws.key = crypto.randomBytes(16).toString('base64');
+      const { ws: opened } = await openSession({}, target);
+      opened.destroy();
+      // The handshake and a first frame in one TCP write: the frame must not be lost.
+      const raw = await new Promise((resolve, reject) => {
+        const sock = net.connect(srv.port, '127.0.0.1', () => {
+          sock.write(
+            Buffer.concat([
+              Buffer.from(
+                `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                  `Sec-WebSocket-Key: ${ws.key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+              ),
+              text(target === EIO ? '4early' : '40'),
+            ]),
+          );
+        });
+        let got = Buffer.alloc(0);
+        sock.on('data', (d) => {
+          got = Buffer.concat([got, d]);
+          const s = got.toString('latin1');
+          if (target === EIO ? s.includes('4early') : s.includes('"sid"') && s.lastIndexOf('40{') > 0) {
+            sock.destroy();
+            resolve(s);
+          }
+        });
+        sock.on('error', reject);
+        setTimeout(() => reject(new Error(`no answer to the early frame: ${got.toString('latin1')}`)), WAIT_TIMEOUT);
+      });
+      assert.match(raw, /^HTTP\/1.1 101/);
     });
   }
 

@@ -4,7 +4,6 @@
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gateway_core::di::{Container, Dependency, DiError, Injectable, ModuleDef, Registry};
@@ -258,16 +257,13 @@ impl App {
         routes: axum::Router,
     ) -> std::io::Result<()> {
         let io = self.io.clone();
-        let app = routes.merge(self.io.router());
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let on_ctrl_c = async move {
             let _ = tokio::signal::ctrl_c().await;
             io.shutdown(std::time::Duration::from_secs(5)).await;
-        })
-        .await
+        };
+        self.io
+            .serve_with_shutdown(listener, routes, on_ctrl_c)
+            .await
     }
 }
 

@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod accept;
 mod config;
 mod handler;
 mod http;

@@ -27,7 +27,7 @@ pub(crate) struct EngineInner<H: EngineHandler> {
     pub(crate) handler: H,
     pub(crate) sessions: Sessions<H::Conn>,
     pub(crate) drained: Notify,
-    shutting_down: AtomicBool,
+    pub(crate) shutting_down: AtomicBool,
 }
 
 /// An Engine.IO server. Cheap to clone; all clones share the sessions.
@@ -112,6 +112,29 @@ impl<H: EngineHandler> Engine<H> {
             router = router.route(&format!("{path}/"), route);
         }
         router
+    }
+
+    /// Serves `routes` and the engine on `listener` until `shutdown` completes, then waits
+    /// for the HTTP requests in flight (call [`Engine::shutdown`] in `shutdown` to close the
+    /// sessions first).
+    ///
+    /// Like `axum::serve` with the merged router, plus: a new WebSocket session's handshake
+    /// is answered without going through the HTTP stack (one read, one write for the
+    /// `101` answer and the OPEN packet), `TCP_NODELAY` is set on every connection, and the
+    /// accept loop runs as a task of the runtime (not on the thread that awaits this).
+    pub async fn serve_with_shutdown(
+        &self,
+        listener: tokio::net::TcpListener,
+        routes: Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = routes.merge(self.router());
+        let accept = super::accept::serve(self.inner.clone(), listener, router, shutdown);
+        match tokio::spawn(accept).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(std::io::Error::other(e)),
+        }
     }
 
     /// Closes every session with "server shutting down" and waits (up to `grace`) until

@@ -24,7 +24,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::session::Session;
 use super::{
@@ -35,6 +35,12 @@ use super::{
 const CONNECT_PACING: Duration = Duration::from_millis(1);
 /// Time given to a close frame to leave before the connection is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// A connection a WebSocket can run on: the upgraded HTTP connection, or the TCP stream
+/// itself when the handshake was answered before any HTTP stack saw it.
+pub(crate) trait WsIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsIo for T {}
 
 /// A valid WebSocket upgrade request, not answered yet.
 pub(crate) struct Upgrade {
@@ -49,18 +55,24 @@ fn header_has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) ->
     })
 }
 
+/// The `Sec-WebSocket-Key` of an HTTP/1.1 upgrade request (`GET`, `Connection: upgrade`,
+/// `Upgrade: websocket`, version 13); `None` when it is not one.
+pub(crate) fn handshake_key(parts: &http::request::Parts) -> Option<&HeaderValue> {
+    if parts.method != Method::GET
+        || !header_has_token(&parts.headers, CONNECTION, "upgrade")
+        || !header_has_token(&parts.headers, UPGRADE, "websocket")
+        || parts.headers.get(SEC_WEBSOCKET_VERSION)? != "13"
+    {
+        return None;
+    }
+    parts.headers.get(SEC_WEBSOCKET_KEY)
+}
+
 impl Upgrade {
     /// Checks an HTTP/1.1 upgrade request (`GET`, `Connection: upgrade`,
     /// `Upgrade: websocket`, version 13, a key); `None` when it is not one.
     pub(crate) fn from_parts(parts: &mut http::request::Parts) -> Option<Self> {
-        if parts.method != Method::GET
-            || !header_has_token(&parts.headers, CONNECTION, "upgrade")
-            || !header_has_token(&parts.headers, UPGRADE, "websocket")
-            || parts.headers.get(SEC_WEBSOCKET_VERSION)? != "13"
-        {
-            return None;
-        }
-        let key = parts.headers.get(SEC_WEBSOCKET_KEY)?;
+        let key = handshake_key(parts)?;
         let accept = HeaderValue::try_from(accept_key(key.as_bytes())).ok()?;
         let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
         Some(Self { on_upgrade, accept })
@@ -70,14 +82,14 @@ impl Upgrade {
     /// answer is written.
     pub(crate) fn respond<F, Fut>(self, config: &EngineConfig, serve: F) -> Response
     where
-        F: FnOnce(WsConn) -> Fut + Send + 'static,
+        F: FnOnce(WsConn<TokioIo<Upgraded>>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let limits = Limits::from(config);
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             if let Ok(upgraded) = on_upgrade.await {
-                serve(WsConn::new(TokioIo::new(upgraded), limits)).await;
+                serve(WsConn::new(TokioIo::new(upgraded), limits, BytesMut::new())).await;
             }
         });
         let mut response = Response::new(axum::body::Body::empty());
@@ -91,7 +103,7 @@ impl Upgrade {
 }
 
 #[derive(Clone, Copy)]
-struct Limits {
+pub(crate) struct Limits {
     read_chunk: usize,
     max_message: usize,
     copy_threshold: usize,
@@ -116,23 +128,30 @@ enum ReadEnd {
 }
 
 /// An upgraded connection: framing on top of the raw bytes.
-pub(crate) struct WsConn {
-    io: TokioIo<Upgraded>,
+pub(crate) struct WsConn<IO> {
+    io: IO,
     reader: FrameReader,
     rbuf: BytesMut,
     wbuf: Vec<u8>,
     limits: Limits,
 }
 
-impl WsConn {
-    fn new(io: TokioIo<Upgraded>, limits: Limits) -> Self {
+impl<IO: WsIo> WsConn<IO> {
+    /// A connection whose first bytes (read with the handshake) are `read`.
+    pub(crate) fn new(io: IO, limits: Limits, read: BytesMut) -> Self {
         Self {
             io,
             reader: FrameReader::new(limits.max_message),
-            rbuf: BytesMut::new(),
+            rbuf: read,
             wbuf: Vec::new(),
             limits,
         }
+    }
+
+    /// Queues bytes to send before the first frame (the handshake answer), so that both
+    /// leave in one write.
+    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
     }
 
     /// The next whole message among the bytes already read.
@@ -210,7 +229,7 @@ impl WsConn {
 
 /// Writes `data` completely; the deadline timer is armed only when the socket is not
 /// writable at once (the common case needs no timer).
-async fn write_within(io: &mut TokioIo<Upgraded>, data: &[u8], limit: Duration) -> io::Result<()> {
+async fn write_within<IO: WsIo>(io: &mut IO, data: &[u8], limit: Duration) -> io::Result<()> {
     let mut write = std::pin::pin!(async {
         io.write_all(data).await?;
         io.flush().await
@@ -228,7 +247,11 @@ async fn write_within(io: &mut TokioIo<Upgraded>, data: &[u8], limit: Duration) 
 
 impl<H: EngineHandler> EngineInner<H> {
     /// A client that opened its session over WebSocket.
-    pub(crate) async fn serve_new_websocket(self: Arc<Self>, mut ws: WsConn, request: RequestInfo) {
+    pub(crate) async fn serve_new_websocket<IO: WsIo>(
+        self: Arc<Self>,
+        mut ws: WsConn<IO>,
+        request: RequestInfo,
+    ) {
         let (session, open) = self.open_session(TransportKind::Websocket, request);
         if ws.send_text(&open, self.write_limit()).await.is_err() {
             session.socket.close(CloseReason::TransportError);
@@ -238,9 +261,9 @@ impl<H: EngineHandler> EngineInner<H> {
     }
 
     /// A polling client probing and then upgrading to WebSocket.
-    pub(crate) async fn serve_upgrade(
+    pub(crate) async fn serve_upgrade<IO: WsIo>(
         self: Arc<Self>,
-        mut ws: WsConn,
+        mut ws: WsConn<IO>,
         session: Arc<Session<H::Conn>>,
     ) {
         let limit = self.write_limit();
@@ -296,7 +319,7 @@ impl<H: EngineHandler> EngineInner<H> {
         self.config.ping_interval + self.config.ping_timeout
     }
 
-    async fn run_websocket(&self, session: Arc<Session<H::Conn>>, mut ws: WsConn) {
+    async fn run_websocket<IO: WsIo>(&self, session: Arc<Session<H::Conn>>, mut ws: WsConn<IO>) {
         let socket = &session.socket;
         let limit = self.write_limit();
         let mut batch = Vec::new();
@@ -383,8 +406,8 @@ impl<H: EngineHandler> EngineInner<H> {
 /// answer is flushed on its own, then the writer pauses briefly so the client can handle
 /// it before what the connection listener emitted (socket.io's write-after-drain has the
 /// same effect, and clients that handle one frame per event-loop turn rely on it).
-async fn write_batch(
-    ws: &mut WsConn,
+async fn write_batch<IO: WsIo>(
+    ws: &mut WsConn<IO>,
     batch: &mut Vec<Outgoing>,
     limit: Duration,
 ) -> io::Result<()> {

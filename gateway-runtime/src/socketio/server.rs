@@ -295,6 +295,35 @@ impl SocketIo {
         self.engine.router()
     }
 
+    /// Serves the engine and `routes` on `listener` until `shutdown` completes (see
+    /// [`Engine::serve_with_shutdown`]: faster WebSocket handshakes than `axum::serve`).
+    ///
+    /// ```no_run
+    /// # use gateway_runtime::socketio::SocketIo;
+    /// # async fn run() -> std::io::Result<()> {
+    /// let io = SocketIo::builder().build();
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// let on_ctrl_c = {
+    ///     let io = io.clone();
+    ///     async move {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         io.shutdown(std::time::Duration::from_secs(5)).await;
+    ///     }
+    /// };
+    /// io.serve_with_shutdown(listener, axum::Router::new(), on_ctrl_c).await
+    /// # }
+    /// ```
+    pub async fn serve_with_shutdown(
+        &self,
+        listener: tokio::net::TcpListener,
+        routes: axum::Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.engine
+            .serve_with_shutdown(listener, routes, shutdown)
+            .await
+    }
+
     /// Disconnects every client with "server shutting down" and waits (up to `grace`)
     /// until they are gone.
     pub async fn shutdown(&self, grace: Duration) {

@@ -3,7 +3,6 @@
 //!
 //! Env: `PORT` (0 = any free port), `MAX_PAYLOAD` (bytes).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use gateway_runtime::adapter::Room;
@@ -284,16 +283,12 @@ async fn main() -> std::io::Result<()> {
         register(&socket);
     });
 
-    let app = axum::Router::new().merge(io.router());
     let port = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(0u16);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    io.serve_with_shutdown(listener, axum::Router::new(), std::future::pending())
+        .await
 }

@@ -1,0 +1,294 @@
+//! The engine's own accept loop.
+//!
+//! A WebSocket handshake on the engine path is answered straight from the TCP stream:
+//! the request head is read once, and the `101` answer and the Engine.IO OPEN packet leave
+//! in one write. Every other request (polling, upgrades of polling sessions, errors, your
+//! routes) goes to the axum router through hyper, with the bytes already read put back in
+//! front of the stream, so it is answered exactly as `axum::serve` would answer it.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use bytes::{Buf, Bytes, BytesMut};
+use gateway_core::websocket::accept_key;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::http::EngineQuery;
+use super::websocket::{Limits, WsConn};
+use super::{EngineHandler, EngineInner, RequestInfo};
+
+/// Largest request head looked at here; a bigger one goes to hyper (which refuses it).
+const MAX_HEAD: usize = 16 * 1024;
+/// Time a new connection has to send its first request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Headers parsed in a handshake; a request with more goes to hyper.
+const MAX_HEADERS: usize = 64;
+
+/// Accepts connections on `listener` until `shutdown` completes, then waits for the HTTP
+/// requests in flight (sessions are closed by the engine's own shutdown).
+pub(crate) async fn serve<H: EngineHandler>(
+    engine: Arc<EngineInner<H>>,
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(());
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::error!(error = %e, "accepting a connection failed; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(
+            engine.clone(),
+            stream,
+            addr,
+            router.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    drop(listener);
+    drop(stop_rx);
+    let _ = stop_tx.send(());
+    stop_tx.closed().await;
+    Ok(())
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+async fn connection<H: EngineHandler>(
+    engine: Arc<EngineInner<H>>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<()>,
+) {
+    let mut buf = BytesMut::with_capacity(1024);
+    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(_)) | Err(_) => return,
+    };
+    if let Some(len) = head {
+        if let Some(handshake) = websocket_handshake(&engine, &buf[..len], addr) {
+            drop(stop);
+            let rest = buf.split_off(len);
+            let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
+            ws.queue_raw(&handshake.answer);
+            engine.serve_new_websocket(ws, handshake.request).await;
+            return;
+        }
+    }
+    let io = TokioIo::new(Prefixed {
+        prefix: buf.freeze(),
+        io: stream,
+    });
+    let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(addr));
+        tower_service::Service::call(&mut router.clone(), req)
+    });
+    let mut conn = pin!(hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(io, service)
+        .with_upgrades());
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Reads until `buf` holds a whole request head: `Some(its length)`, or `None` when it is
+/// not one this module answers (malformed, too big: hyper will say so).
+async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+    loop {
+        if stream.read_buf(buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match httparse::Request::new(&mut headers).parse(buf) {
+            Ok(httparse::Status::Complete(len)) => return Ok(Some(len)),
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => buf.reserve(1024),
+            _ => return Ok(None),
+        }
+    }
+}
+
+struct Handshake {
+    request: RequestInfo,
+    answer: Vec<u8>,
+}
+
+/// The handshake of a new WebSocket session that this module can answer, checked as the
+/// router's handler would check it; `None` leaves the request to the router.
+fn websocket_handshake<H: EngineHandler>(
+    engine: &EngineInner<H>,
+    head: &[u8],
+    addr: SocketAddr,
+) -> Option<Handshake> {
+    let config = &engine.config;
+    if !config.transports.websocket || engine.shutting_down.load(Ordering::Acquire) {
+        return None;
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(head).ok()?;
+    if req.method? != "GET" || req.version? != 1 {
+        return None;
+    }
+    let target = req.path?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if !path_matches(&config.path, path) {
+        return None;
+    }
+    let query = EngineQuery::parse(query);
+    if query.eio.as_deref() != Some("4")
+        || query.transport.as_deref() != Some("websocket")
+        || query.sid.is_some()
+    {
+        return None;
+    }
+    let mut map = HeaderMap::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        map.append(name, HeaderValue::from_bytes(h.value).ok()?);
+    }
+    let uri: Uri = target.parse().ok()?;
+    let mut parts = http::Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .version(Version::HTTP_11)
+        .body(())
+        .ok()?
+        .into_parts()
+        .0;
+    parts.headers = map;
+    parts.extensions.insert(ConnectInfo(addr));
+    let key = super::websocket::handshake_key(&parts)?;
+    if let Some(allow) = &config.allow_request {
+        allow(&parts).ok()?;
+    }
+    let mut answer = Vec::with_capacity(160);
+    answer.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: ",
+    );
+    answer.extend_from_slice(accept_key(key.as_bytes()).as_bytes());
+    answer.extend_from_slice(b"\r\n\r\n");
+    Some(Handshake {
+        request: RequestInfo {
+            headers: parts.headers,
+            uri: parts.uri,
+            remote_addr: Some(addr),
+            time: SystemTime::now(),
+        },
+        answer,
+    })
+}
+
+/// Whether `path` is the engine path, with or without its trailing slash (as routed).
+fn path_matches(engine_path: &str, path: &str) -> bool {
+    let base = engine_path.trim_end_matches('/');
+    if base.is_empty() {
+        return path == "/";
+    }
+    path.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest == "/")
+}
+
+/// A stream with bytes already read put back in front of it.
+struct Prefixed {
+    prefix: Bytes,
+    io: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.prefix.has_remaining() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_matches;
+
+    #[test]
+    fn engine_paths_match_with_and_without_the_slash() {
+        assert!(path_matches("/socket.io/", "/socket.io/"));
+        assert!(path_matches("/socket.io/", "/socket.io"));
+        assert!(!path_matches("/socket.io/", "/socket.iox"));
+        assert!(!path_matches("/socket.io/", "/socket.io/x"));
+        assert!(path_matches("/", "/"));
+        assert!(!path_matches("/", "/x"));
+    }
+}
