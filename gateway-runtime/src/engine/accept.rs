@@ -91,7 +91,7 @@ async fn connection<H: EngineHandler>(
     mut stream: TcpStream,
     addr: SocketAddr,
     router: Router,
-    mut stop: watch::Receiver<()>,
+    stop: watch::Receiver<()>,
 ) {
     let mut buf = BytesMut::with_capacity(1024);
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)).await {
@@ -102,16 +102,27 @@ async fn connection<H: EngineHandler>(
         if let Some(handshake) = websocket_handshake(&engine, &buf[..len], addr) {
             drop(stop);
             let rest = buf.split_off(len);
+            // The head's bytes go now: the read buffer can then reuse the allocation.
+            drop(buf);
             let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
             ws.queue_raw(&handshake.answer);
             engine.serve_new_websocket(ws, handshake.request).await;
             return;
         }
     }
-    let io = TokioIo::new(Prefixed {
-        prefix: buf.freeze(),
-        io: stream,
-    });
+    // Boxed: a WebSocket connection's task must not carry the HTTP connection's state.
+    Box::pin(serve_http(stream, buf.freeze(), addr, router, stop)).await;
+}
+
+/// Serves HTTP/1 on `stream` (whose first bytes, already read, are `prefix`) with `router`.
+async fn serve_http(
+    stream: TcpStream,
+    prefix: Bytes,
+    addr: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<()>,
+) {
+    let io = TokioIo::new(Prefixed { prefix, io: stream });
     let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(addr));
         tower_service::Service::call(&mut router.clone(), req)

@@ -220,7 +220,11 @@ async fn handle<H: EngineHandler>(
     };
 
     if let Some(sid) = &query.sid {
-        let Some(session) = engine.session(sid) else {
+        let Some(session) = engine
+            .session(sid)
+            // Closed and told so: the session is on its way out of the map.
+            .filter(|s| !s.close_delivered_flag.load(Ordering::Acquire))
+        else {
             return EngineError::UnknownSid.response(cors, &parts.headers);
         };
         if session.check_heartbeat()
