@@ -4,13 +4,13 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
 
-pub type Ws = WebSocketStream<TcpStream>;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// How long one handshake (TCP + WebSocket + Engine.IO + Socket.IO) may take.
@@ -21,8 +21,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Target {
     /// The server's TCP address.
     pub addr: SocketAddr,
-    /// The WebSocket URL with the Engine.IO query (`?EIO=4&transport=websocket`).
-    pub url: String,
+    /// The request target: path and Engine.IO query (`/socket.io/?EIO=4&transport=websocket`).
+    pub path: String,
     /// How many loopback source addresses to spread the clients over (127.0.0.2, ...);
     /// 0 lets the kernel choose (no bind).
     pub src_addrs: u32,
@@ -48,7 +48,7 @@ impl Target {
         };
         let addr = SocketAddr::new(ip, port.parse()?);
         let path = path.split('?').next().unwrap_or("/socket.io/");
-        let url = format!("ws://{hostport}{path}?EIO=4&transport=websocket");
+        let path = format!("{path}?EIO=4&transport=websocket");
         // Binding to other loopback addresses only makes sense when the server is on loopback.
         let src_addrs = if ip.is_loopback() && ip.is_ipv4() {
             src_addrs
@@ -57,7 +57,7 @@ impl Target {
         };
         Ok(Self {
             addr,
-            url,
+            path,
             src_addrs,
         })
     }
@@ -72,19 +72,40 @@ impl Target {
     }
 }
 
-/// A connected Socket.IO client (namespace `/` joined).
+/// A connected Socket.IO client (namespace `/` joined), over a WebSocket spoken by hand:
+/// client frames masked, server frames parsed from one read buffer.
 pub struct Client {
-    pub ws: Ws,
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    mask: [u8; 4],
 }
 
-fn ws_config() -> WebSocketConfig {
-    // Small read buffers: 10k idle clients must not cost the load generator 1.3 GB.
-    WebSocketConfig::default().read_buffer_size(16 * 1024)
+/// A text message received from the server.
+pub struct Text(Bytes);
+
+impl Text {
+    /// The message (checked to be UTF-8 when it was received).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+/// Largest server frame accepted (the scenarios' messages are small).
+const MAX_FRAME: usize = 16 << 20;
+
+/// A pseudo-random 32-bit value for WebSocket keys and masks (xorshift of `seed`).
+fn scramble(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 impl Client {
-    /// TCP connect (from the `n`-th source address), WebSocket upgrade, Engine.IO OPEN,
-    /// Socket.IO CONNECT to `/` and its answer. Everything is checked.
+    /// TCP connect (from the `n`-th source address), WebSocket upgrade (the
+    /// `Sec-WebSocket-Accept` checked), Engine.IO OPEN, Socket.IO CONNECT to `/` and its
+    /// answer. Everything is checked.
     pub async fn connect(target: &Target, n: u64) -> Result<Self, Error> {
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, Self::connect_inner(target, n)).await {
             Ok(r) => r,
@@ -103,61 +124,158 @@ impl Client {
         }
         let stream = socket.connect(target.addr).await?;
         stream.set_nodelay(true)?;
-        let (ws, _response) = tokio_tungstenite::client_async_with_config(
-            target.url.as_str(),
+        let seed = scramble(n ^ 0x9E37_79B9_7F4A_7C15);
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&seed.to_le_bytes());
+        key[8..].copy_from_slice(&scramble(seed).to_le_bytes());
+        let key = base64::engine::general_purpose::STANDARD.encode(key);
+        let mut client = Client {
             stream,
-            Some(ws_config()),
-        )
-        .await?;
-        let mut client = Client { ws };
+            rbuf: BytesMut::with_capacity(1024),
+            wbuf: Vec::with_capacity(256),
+            mask: (scramble(seed ^ 1) as u32).to_le_bytes(),
+        };
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            target.path, target.addr
+        );
+        client.stream.write_all(request.as_bytes()).await?;
+        let head_len = loop {
+            if let Some(i) = find(&client.rbuf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            if client.rbuf.len() > 16 * 1024 {
+                return Err("the handshake answer is too long".into());
+            }
+            client.read_more().await?;
+        };
+        let head = client.rbuf.split_to(head_len);
+        check_upgrade(&head, &key)?;
         let open = client.next_text().await?;
-        if !open.starts_with("0{") || !open.contains("\"sid\"") {
-            return Err(format!("expected an Engine.IO OPEN packet, got {open:?}").into());
+        if !open.as_str().starts_with("0{") || !open.as_str().contains("\"sid\"") {
+            return Err(format!("expected an Engine.IO OPEN packet, got {:?}", open.as_str()).into());
         }
         client.send("40").await?;
         let answer = client.next_text().await?;
-        if !answer.starts_with("40{") || !answer.contains("\"sid\"") {
-            return Err(format!("expected a Socket.IO CONNECT answer, got {answer:?}").into());
+        if !answer.as_str().starts_with("40{") || !answer.as_str().contains("\"sid\"") {
+            return Err(format!("expected a Socket.IO CONNECT answer, got {:?}", answer.as_str()).into());
         }
         Ok(client)
     }
 
-    /// Sends one text frame (and flushes).
-    pub async fn send(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
-        self.ws.send(Message::Text(text.into())).await?;
+    async fn read_more(&mut self) -> Result<(), Error> {
+        self.rbuf.reserve(4096);
+        if self.stream.read_buf(&mut self.rbuf).await? == 0 {
+            return Err("the connection ended".into());
+        }
         Ok(())
     }
 
-    /// Queues one text frame without flushing.
-    pub async fn feed(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
-        self.ws.feed(Message::Text(text.into())).await?;
+    /// Sends one text frame.
+    pub async fn send(&mut self, text: impl AsRef<str>) -> Result<(), Error> {
+        self.feed(text).await?;
+        self.flush().await
+    }
+
+    /// Queues one text frame without writing it.
+    pub async fn feed(&mut self, text: impl AsRef<str>) -> Result<(), Error> {
+        self.frame(0x1, text.as_ref().as_bytes());
         Ok(())
     }
 
-    /// Flushes queued frames.
+    fn frame(&mut self, opcode: u8, payload: &[u8]) {
+        let len = payload.len();
+        self.wbuf.push(0x80 | opcode);
+        if len < 126 {
+            self.wbuf.push(0x80 | len as u8);
+        } else if len <= 0xFFFF {
+            self.wbuf.push(0x80 | 126);
+            self.wbuf.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            self.wbuf.push(0x80 | 127);
+            self.wbuf.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        self.wbuf.extend_from_slice(&self.mask);
+        let mask = self.mask;
+        self.wbuf
+            .extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    }
+
+    /// Writes queued frames.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        self.ws.flush().await?;
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            self.wbuf.clear();
+        }
         Ok(())
+    }
+
+    /// The next whole server frame already read: (opcode, payload).
+    fn take_frame(&mut self) -> Result<Option<(u8, Bytes)>, Error> {
+        let b = &self.rbuf[..];
+        if b.len() < 2 {
+            return Ok(None);
+        }
+        if b[0] & 0x80 == 0 {
+            return Err("fragmented server frames are not expected".into());
+        }
+        if b[1] & 0x80 != 0 {
+            return Err("the server masked a frame".into());
+        }
+        let (len, off) = match b[1] & 0x7F {
+            126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+            127 if b.len() >= 10 => {
+                let mut n = [0u8; 8];
+                n.copy_from_slice(&b[2..10]);
+                (u64::from_be_bytes(n) as usize, 10)
+            }
+            126 | 127 => return Ok(None),
+            n => (usize::from(n), 2),
+        };
+        if len > MAX_FRAME {
+            return Err(format!("a {len}-byte frame").into());
+        }
+        if b.len() < off + len {
+            self.rbuf.reserve(off + len - b.len());
+            return Ok(None);
+        }
+        let opcode = b[0] & 0x0F;
+        let _ = self.rbuf.split_to(off);
+        Ok(Some((opcode, self.rbuf.split_to(len).freeze())))
     }
 
     /// The next Engine.IO packet that is not a heartbeat: pings (`2`) are answered with
     /// pongs (`3`) on the way, noops (`6`) skipped. A binary frame is an error (the
     /// scenarios never ask for binary data), and so is the end of the connection.
-    pub async fn next_text(&mut self) -> Result<Utf8Bytes, Error> {
+    pub async fn next_text(&mut self) -> Result<Text, Error> {
         loop {
-            match self.ws.next().await {
-                Some(Ok(Message::Text(text))) => match text.as_str() {
-                    "2" => self.send("3").await?,
-                    "6" => {}
-                    _ => return Ok(text),
-                },
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Binary(_))) => return Err("unexpected binary frame".into()),
-                Some(Ok(Message::Close(frame))) => {
-                    return Err(format!("the server closed the connection ({frame:?})").into())
+            let Some((opcode, payload)) = self.take_frame()? else {
+                self.read_more().await?;
+                continue;
+            };
+            match opcode {
+                0x1 => {
+                    if std::str::from_utf8(&payload).is_err() {
+                        return Err("a text frame that is not UTF-8".into());
+                    }
+                    match &payload[..] {
+                        b"2" => self.send("3").await?,
+                        b"6" => {}
+                        _ => return Ok(Text(payload)),
+                    }
                 }
-                Some(Err(e)) => return Err(e.into()),
-                None => return Err("the connection ended".into()),
+                0x2 => return Err("unexpected binary frame".into()),
+                0x8 => {
+                    let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                    return Err(format!("the server closed the connection (code {code:?})").into());
+                }
+                0x9 => {
+                    self.frame(0xA, &payload);
+                    self.flush().await?;
+                }
+                0xA => {}
+                op => return Err(format!("unknown opcode {op}").into()),
             }
         }
     }
@@ -165,19 +283,49 @@ impl Client {
     /// Ends the connection at once with a TCP reset (SO_LINGER 0): the cheapest teardown
     /// for both sides, and no TIME_WAIT left behind on either.
     pub fn reset(self) {
-        let _ = self.ws.get_ref().set_zero_linger();
+        let _ = self.stream.set_zero_linger();
         drop(self);
     }
 
     /// Closes the WebSocket and waits (briefly) for the server's side of the close, so the
     /// server, not the load generator, ends the TCP connection first.
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        self.frame(0x8, &1000u16.to_be_bytes());
+        if self.flush().await.is_err() {
+            return;
+        }
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(Ok(_)) = self.ws.next().await {}
+            while self.next_text().await.is_ok() {}
         })
         .await;
     }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Checks a `101 Switching Protocols` answer and its `Sec-WebSocket-Accept`.
+fn check_upgrade(head: &[u8], key: &str) -> Result<(), Error> {
+    let head = std::str::from_utf8(head).map_err(|_| "the handshake answer is not text")?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("");
+    if !status.starts_with("HTTP/1.1 101") {
+        return Err(format!("the upgrade was refused: {status:?}").into());
+    }
+    let accept = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-accept"))
+        .map(|(_, v)| v.trim())
+        .ok_or("no Sec-WebSocket-Accept in the answer")?;
+    let mut sha = Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let expected = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
+    if accept != expected {
+        return Err(format!("Sec-WebSocket-Accept {accept:?}, expected {expected:?}").into());
+    }
+    Ok(())
 }
 
 /// Connects `count` clients with at most `parallel` handshakes in flight, numbering them
