@@ -190,12 +190,18 @@ fn websocket_handshake<H: EngineHandler>(
     {
         return None;
     }
+    // One copy of the head; the header values and the URI are slices of it (the session
+    // keeps them, not the connection's read buffer).
+    let owned = Bytes::copy_from_slice(head);
     let mut map = HeaderMap::with_capacity(req.headers.len());
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
-        map.append(name, HeaderValue::from_bytes(h.value).ok()?);
+        map.append(
+            name,
+            HeaderValue::from_maybe_shared(part_of(&owned, head, h.value)).ok()?,
+        );
     }
-    let uri: Uri = target.parse().ok()?;
+    let uri = Uri::from_maybe_shared(part_of(&owned, head, target.as_bytes())).ok()?;
     let mut parts = http::Request::builder()
         .method(Method::GET)
         .uri(uri)
@@ -225,6 +231,12 @@ fn websocket_handshake<H: EngineHandler>(
         },
         answer,
     })
+}
+
+/// The bytes of `owned` (a copy of `head`) where `part` (a slice of `head`) lies.
+fn part_of(owned: &Bytes, head: &[u8], part: &[u8]) -> Bytes {
+    let start = (part.as_ptr() as usize).saturating_sub(head.as_ptr() as usize);
+    owned.slice(start.min(owned.len())..(start + part.len()).min(owned.len()))
 }
 
 /// Whether `path` is the engine path, with or without its trailing slash (as routed).
