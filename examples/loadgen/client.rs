@@ -154,12 +154,18 @@ impl Client {
         check_upgrade(&head, &key)?;
         let open = client.next_text().await?;
         if !open.as_str().starts_with("0{") || !open.as_str().contains("\"sid\"") {
-            return Err(format!("expected an Engine.IO OPEN packet, got {:?}", open.as_str()).into());
+            return Err(
+                format!("expected an Engine.IO OPEN packet, got {:?}", open.as_str()).into(),
+            );
         }
         client.send("40").await?;
         let answer = client.next_text().await?;
         if !answer.as_str().starts_with("40{") || !answer.as_str().contains("\"sid\"") {
-            return Err(format!("expected a Socket.IO CONNECT answer, got {:?}", answer.as_str()).into());
+            return Err(format!(
+                "expected a Socket.IO CONNECT answer, got {:?}",
+                answer.as_str()
+            )
+            .into());
         }
         Ok(client)
     }
@@ -267,7 +273,8 @@ impl Client {
                 }
                 0x2 => return Err("unexpected binary frame".into()),
                 0x8 => {
-                    let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                    let code =
+                        (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
                     return Err(format!("the server closed the connection (code {code:?})").into());
                 }
                 0x9 => {

@@ -9,6 +9,7 @@
 pub mod adapter;
 pub mod app;
 pub mod engine;
+mod hash;
 pub mod jwt;
 pub mod prelude;
 pub mod socketio;

@@ -35,8 +35,75 @@ const RESERVED: [&str; 6] = [
 pub struct Args {
     buf: Bytes,
     event: Option<EventName>,
-    items: Vec<Range<u32>>,
+    items: Spans,
     attachments: Vec<Bytes>,
+}
+
+/// Where each argument lies in the buffer (start, end): inline for up to four arguments,
+/// so parsing and cloning the usual event allocate nothing; on the heap beyond.
+#[derive(Debug, Clone, Default)]
+struct Spans {
+    inline: [(u32, u32); 4],
+    inline_len: u8,
+    heap: Vec<(u32, u32)>,
+}
+
+impl Spans {
+    fn push(&mut self, span: (u32, u32)) {
+        if !self.heap.is_empty() {
+            self.heap.push(span);
+        } else if usize::from(self.inline_len) < self.inline.len() {
+            self.inline[usize::from(self.inline_len)] = span;
+            self.inline_len += 1;
+        } else {
+            self.heap.reserve(self.inline.len() * 2);
+            self.heap.extend_from_slice(&self.inline);
+            self.heap.push(span);
+        }
+    }
+
+    fn as_slice(&self) -> &[(u32, u32)] {
+        if self.heap.is_empty() {
+            &self.inline[..usize::from(self.inline_len)]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn remove_first(&mut self) -> Option<(u32, u32)> {
+        if !self.heap.is_empty() {
+            return Some(self.heap.remove(0));
+        }
+        if self.inline_len == 0 {
+            return None;
+        }
+        let first = self.inline[0];
+        self.inline.copy_within(1.., 0);
+        self.inline_len -= 1;
+        Some(first)
+    }
+}
+
+/// Finds where each element of a JSON array starts and ends, in one pass.
+struct SpanVisitor {
+    base: usize,
+}
+
+impl<'de> serde::de::Visitor<'de> for SpanVisitor {
+    type Value = Spans;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Spans, A::Error> {
+        let mut spans = Spans::default();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let start = raw.get().as_ptr() as usize - self.base;
+            spans.push((start as u32, (start + raw.get().len()) as u32));
+        }
+        Ok(spans)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -49,13 +116,12 @@ impl Args {
     /// Splits the JSON array of an EVENT packet: the first element is the event name.
     pub fn parse_event(buf: Bytes) -> Result<Self, ParseError> {
         let mut args = Self::parse_array(buf)?;
-        if args.items.is_empty() {
+        let Some((start, end)) = args.items.remove_first() else {
             return Err(ParseError::InvalidPayload);
-        }
-        let first = args.items.remove(0);
-        let raw = &args.buf[first.start as usize..first.end as usize];
+        };
+        let raw = &args.buf[start as usize..end as usize];
         let name = match raw.first() {
-            Some(b'"') if !raw.contains(&b'\\') => EventName::Slice(first.start + 1..first.end - 1),
+            Some(b'"') if !raw.contains(&b'\\') => EventName::Slice(start + 1..end - 1),
             Some(b'"') => EventName::Owned(
                 serde_json::from_slice(raw).map_err(|_| ParseError::InvalidPayload)?,
             ),
@@ -81,16 +147,10 @@ impl Args {
             return Err(ParseError::InvalidPayload);
         }
         let base = buf.as_ptr() as usize;
-        let items = {
-            let raws: Vec<&RawValue> =
-                serde_json::from_slice(&buf).map_err(|_| ParseError::InvalidPayload)?;
-            raws.iter()
-                .map(|r| {
-                    let start = (r.get().as_ptr() as usize - base) as u32;
-                    start..start + r.get().len() as u32
-                })
-                .collect()
-        };
+        let mut de = serde_json::Deserializer::from_slice(&buf);
+        let items = serde::Deserializer::deserialize_seq(&mut de, SpanVisitor { base })
+            .and_then(|items| de.end().map(|()| items))
+            .map_err(|_| ParseError::InvalidPayload)?;
         Ok(Args {
             buf,
             event: None,
@@ -118,18 +178,18 @@ impl Args {
 
     /// Number of arguments (the event name excluded).
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items.as_slice().len()
     }
 
     /// Whether there is no argument.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.as_slice().is_empty()
     }
 
     /// The JSON text of argument `i`.
     pub fn raw(&self, i: usize) -> Option<&str> {
-        let r = self.items.get(i)?;
-        std::str::from_utf8(&self.buf[r.start as usize..r.end as usize]).ok()
+        let &(start, end) = self.items.as_slice().get(i)?;
+        std::str::from_utf8(&self.buf[start as usize..end as usize]).ok()
     }
 
     /// Deserializes argument `i` (a missing argument reads as JSON `null`). Binary
@@ -143,11 +203,11 @@ impl Args {
     pub fn get_all<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         let mut json = Vec::with_capacity(self.buf.len());
         json.push(b'[');
-        for (n, r) in self.items.iter().enumerate() {
+        for (n, raw) in self.raw_items().enumerate() {
             if n > 0 {
                 json.push(b',');
             }
-            json.extend_from_slice(&self.buf[r.start as usize..r.end as usize]);
+            json.extend_from_slice(raw);
         }
         json.push(b']');
         binary::with_decode_attachments(&self.attachments, || serde_json::from_slice(&json))
@@ -199,8 +259,9 @@ impl Args {
 
     pub(crate) fn raw_items(&self) -> impl Iterator<Item = &[u8]> {
         self.items
+            .as_slice()
             .iter()
-            .map(|r| &self.buf[r.start as usize..r.end as usize])
+            .map(|&(start, end)| &self.buf[start as usize..end as usize])
     }
 }
 
@@ -208,6 +269,24 @@ impl Args {
 mod tests {
     use super::*;
     use crate::socketio::Binary;
+
+    #[test]
+    fn argument_counts_around_the_inline_capacity() {
+        for n in 0..10 {
+            let list: Vec<String> = (0..n).map(|i| format!("[{i}]")).collect();
+            let json = format!(r#"["e"{}{}]"#, if n > 0 { "," } else { "" }, list.join(","));
+            let a = Args::parse_event(json.into()).unwrap();
+            assert_eq!(a.event(), "e");
+            assert_eq!(a.len(), n);
+            for i in 0..n {
+                assert_eq!(a.raw(i), Some(format!("[{i}]").as_str()));
+            }
+            let b = a.clone();
+            assert_eq!(b.raw_items().count(), n);
+        }
+        assert!(Args::parse_event("[] trailing".into()).is_err());
+        assert!(Args::parse_event(r#"{"a":1}"#.into()).is_err());
+    }
 
     #[test]
     fn event_names_and_arguments() {

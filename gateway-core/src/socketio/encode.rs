@@ -37,6 +37,12 @@ impl std::error::Error for EncodeError {}
 pub trait ArgList {
     /// Writes each argument as `,<json>` into `out`.
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+
+    /// About how many bytes [`ArgList::write_args`] writes, when known in advance (the
+    /// packet buffer is sized once).
+    fn size_hint(&self) -> usize {
+        64
+    }
 }
 
 impl ArgList for () {
@@ -87,9 +93,17 @@ impl<T: ArgList + ?Sized> ArgList for &T {
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         (**self).write_args(out)
     }
+
+    fn size_hint(&self) -> usize {
+        (**self).size_hint()
+    }
 }
 
 impl ArgList for Args {
+    fn size_hint(&self) -> usize {
+        self.raw_items().map(|raw| raw.len() + 1).sum()
+    }
+
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let offset = push_attachments(self.attachments());
         for raw in self.raw_items() {
@@ -144,7 +158,8 @@ impl Encoder {
         event: &str,
         args: &(impl ArgList + ?Sized),
     ) -> Result<Encoded, EncodeError> {
-        Self::build(PacketKind::Event, nsp, id, |out| {
+        let hint = event.len() + 2 + args.size_hint();
+        Self::build(PacketKind::Event, nsp, id, hint, |out| {
             serde_json::to_writer(&mut *out, event)?;
             args.write_args(out)
         })
@@ -152,7 +167,7 @@ impl Encoder {
 
     /// An ACK (or BINARY_ACK) packet answering `id`.
     pub fn ack(nsp: &str, id: u64, args: &(impl ArgList + ?Sized)) -> Result<Encoded, EncodeError> {
-        Self::build(PacketKind::Ack, nsp, Some(id), |out| {
+        Self::build(PacketKind::Ack, nsp, Some(id), args.size_hint(), |out| {
             let start = out.len();
             args.write_args(out)?;
             if out.len() > start {
@@ -164,7 +179,7 @@ impl Encoder {
 
     /// A CONNECT answer carrying the socket id.
     pub fn connect(nsp: &str, sid: &str) -> Bytes {
-        let mut out = header(PacketKind::Connect, 0, nsp, None);
+        let mut out = header(PacketKind::Connect, 0, nsp, None, 30);
         out.extend_from_slice(b"{\"sid\":");
         let _ = serde_json::to_writer(&mut out, sid);
         out.push(b'}');
@@ -179,23 +194,24 @@ impl Encoder {
             #[serde(skip_serializing_if = "Option::is_none")]
             data: Option<&'a serde_json::Value>,
         }
-        let mut out = header(PacketKind::ConnectError, 0, nsp, None);
+        let mut out = header(PacketKind::ConnectError, 0, nsp, None, 64);
         let _ = serde_json::to_writer(&mut out, &Body { message, data });
         out.into()
     }
 
     /// A DISCONNECT packet for `nsp`.
     pub fn disconnect(nsp: &str) -> Bytes {
-        header(PacketKind::Disconnect, 0, nsp, None).into()
+        header(PacketKind::Disconnect, 0, nsp, None, 0).into()
     }
 
     fn build(
         kind: PacketKind,
         nsp: &str,
         id: Option<u64>,
+        body_hint: usize,
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
     ) -> Result<Encoded, EncodeError> {
-        let mut out = header(kind, 0, nsp, id);
+        let mut out = header(kind, 0, nsp, id, body_hint + 2);
         let head_len = out.len();
         out.push(b'[');
         let (res, attachments) = collect_attachments(|| body(&mut out));
@@ -206,7 +222,7 @@ impl Encoder {
                 PacketKind::Ack => PacketKind::BinaryAck,
                 _ => PacketKind::BinaryEvent,
             };
-            let head = header(binary, attachments.len(), nsp, id);
+            let head = header(binary, attachments.len(), nsp, id, 0);
             out.splice(..head_len, head);
         }
         Ok(Encoded {
@@ -216,8 +232,15 @@ impl Encoder {
     }
 }
 
-fn header(kind: PacketKind, attachments: usize, nsp: &str, id: Option<u64>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+/// The packet header, in a buffer with room for `body` more bytes.
+fn header(
+    kind: PacketKind,
+    attachments: usize,
+    nsp: &str,
+    id: Option<u64>,
+    body: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + nsp.len() + body);
     out.push(b'4');
     out.push(kind.digit());
     if kind.is_binary() {

@@ -56,6 +56,10 @@ impl Payload {
 }
 
 impl ArgList for Payload {
+    fn size_hint(&self) -> usize {
+        self.json.len() + 1
+    }
+
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         out.push(b',');
         let offset = push_attachments(&self.attachments);

@@ -548,4 +548,4 @@ pub(crate) fn resolve_all<T: ?Sized>(
 }
 
 pub(crate) type AnyGateway = Arc<dyn Any + Send + Sync>;
-pub(crate) type Handlers = HashMap<String, Arc<ResolvedHandler>>;
+pub(crate) type Handlers = crate::hash::FastMap<String, Arc<ResolvedHandler>>;

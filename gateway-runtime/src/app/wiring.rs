@@ -189,7 +189,7 @@ pub(crate) async fn install(
     }
 
     for group in groups {
-        let mut table: Handlers = HashMap::new();
+        let mut table = Handlers::default();
         let mut owners: HashMap<String, String> = HashMap::new();
         let mut conn_guards: Vec<Arc<dyn DynGuard>> = global_conn_guards.clone();
         let mut connection_hooks = Vec::new();

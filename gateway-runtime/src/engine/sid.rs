@@ -1,8 +1,6 @@
 //! Session ids.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -49,6 +47,9 @@ impl fmt::Debug for Sid {
     }
 }
 
+/// A map keyed by server-made ids.
+pub(crate) type SidMap<V> = crate::hash::FastMap<Sid, V>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,36 +63,3 @@ mod tests {
         assert_eq!(Sid::parse("aaaaaaaaaaaaaaaaaaa!"), None);
     }
 }
-
-/// A hasher for maps keyed by [`Sid`]: ids are random and made by the server, so a
-/// multiply-rotate mix of their bytes spreads them well, at a fraction of SipHash's cost
-/// (a broadcast looks up every target).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct SidHasher(u64);
-
-const MIX: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl Hasher for SidHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(MIX);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A map keyed by server-made ids.
-pub(crate) type SidMap<V> = HashMap<Sid, V, BuildHasherDefault<SidHasher>>;
