@@ -54,10 +54,12 @@ pub(crate) enum AckSlot {
 }
 
 /// Runs a handler future the way Node runs a listener: its synchronous part runs now, in
-/// arrival order; if it then waits on something, it continues as a task.
+/// arrival order; if it then waits on something, it continues as a task. Handlers are
+/// boxed already (`Unpin`), so it is polled where it is and moved into a task only if it
+/// has to wait.
 pub(crate) fn run_now<F>(fut: F)
 where
-    F: Future<Output = ()> + Send + 'static,
+    F: Future<Output = ()> + Send + Unpin + 'static,
 {
     use futures_util::FutureExt;
     // A panicking listener is logged; it takes down neither the connection nor the server.
@@ -68,10 +70,10 @@ where
                 tracing::error!("a Socket.IO listener panicked");
             }
         });
-    let mut fut = Box::pin(guarded);
+    let mut fut = guarded;
     let waker = std::task::Waker::noop();
     let mut cx = Context::from_waker(waker);
-    if fut.as_mut().poll(&mut cx).is_pending() {
+    if std::pin::Pin::new(&mut fut).poll(&mut cx).is_pending() {
         tokio::spawn(fut);
     }
 }

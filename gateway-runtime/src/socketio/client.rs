@@ -242,7 +242,7 @@ impl Client {
         );
         let client = self.clone();
         self.set_connecting(nsp, true);
-        run_now(async move {
+        run_now(Box::pin(async move {
             let hooks = ns.hooks();
             for middleware in &hooks.middlewares {
                 let outcome = AssertUnwindSafe(middleware(socket.clone()))
@@ -296,7 +296,7 @@ impl Client {
             for handler in &hooks.on_connection {
                 run_now(handler(socket.clone()));
             }
-        });
+        }));
     }
 
     /// Disconnects every socket of this client, then closes the connection.
