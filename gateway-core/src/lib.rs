@@ -1,8 +1,9 @@
 //! IO-free vocabulary of the gateway framework.
 //!
 //! This crate holds the parts that never touch a socket: the Engine.IO v4 and Socket.IO v5
-//! codecs and WebSocket framing (bytes in, values out — easy to fuzz and benchmark) and the payload types that
-//! handlers receive and emit. The network side lives in `gateway-runtime`.
+//! codecs and the WebSocket framing (bytes in, values out — easy to fuzz and benchmark),
+//! and the payload types that handlers receive and emit. The network side lives in
+//! `gateway-runtime`.
 //!
 //! ```
 //! use gateway_core::engineio::{Packet, PacketKind};
