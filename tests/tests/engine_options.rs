@@ -258,3 +258,112 @@ async fn shutdown_disconnects_everyone_with_server_shutting_down() {
     let (_, body) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "")).await;
     assert!(body.contains("Server is shutting down"), "{body}");
 }
+
+/// A masked client text frame.
+fn client_text(text: &str) -> Vec<u8> {
+    let mask = [7u8, 1, 9, 4];
+    let mut payload = text.as_bytes().to_vec();
+    gateway_core::websocket::apply_mask(&mut payload, mask);
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+/// Reads from `stream` until `needle` appears (or 3 s pass); returns everything read.
+async fn read_until(stream: &mut tokio::net::TcpStream, needle: &str) -> String {
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains(needle) {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&got).to_string()
+}
+
+#[tokio::test]
+async fn own_accept_loop_answers_websockets_and_hands_the_rest_to_the_router() {
+    let io = with_engine(|c| {
+        c.allow_request = Some(Arc::new(|parts: &http::request::Parts| {
+            match parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+                Some("letmein") => Ok(()),
+                _ => Err("missing api key".into()),
+            }
+        }))
+    });
+    let nsp = io.of("/keyed");
+    nsp.on_connection(|socket| async move {
+        let key = socket.handshake().headers().get("x-api-key").cloned();
+        let key = key.and_then(|v| v.to_str().ok().map(str::to_owned));
+        let _ = socket.emit("key", &key);
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let routes = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn({
+        let io = io.clone();
+        async move {
+            io.serve_with_shutdown(listener, routes, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    let upgrade = |extra: &str| {
+        format!(
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n\
+             Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+        )
+    };
+
+    // Refused by allow_request: the router answers, as it would through axum::serve.
+    let (head, body) = http(addr, &upgrade("")).await;
+    assert!(head.starts_with("http/1.1 403"), "{head}");
+    assert_eq!(body, r#"{"code":4,"message":"missing api key"}"#);
+
+    // Accepted: the 101 and the OPEN packet, then the namespace sees the headers.
+    let mut ws = tokio::net::TcpStream::connect(addr).await.unwrap();
+    ws.write_all(upgrade("X-Api-Key: letmein\r\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_until(&mut ws, "\"maxPayload\"").await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    assert!(
+        answer.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{answer}"
+    );
+    ws.write_all(&client_text("40/keyed,")).await.unwrap();
+    let events = read_until(&mut ws, "letmein").await;
+    assert!(events.contains(r#"42/keyed,["key","letmein"]"#), "{events}");
+
+    // Everything else goes to the router: your routes, polling.
+    let (head, body) = http(addr, &get("/health", "")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(body, "ok");
+    let (head, body) = http(
+        addr,
+        &get(
+            "/socket.io/?EIO=4&transport=polling",
+            "X-Api-Key: letmein\r\n",
+        ),
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(body.starts_with("0{"), "{body}");
+
+    drop(ws);
+    io.shutdown(Duration::from_secs(2)).await;
+    let _ = stop.send(());
+    let served = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(
+        matches!(served, Ok(Ok(Ok(())))),
+        "the server stops: {served:?}"
+    );
+}

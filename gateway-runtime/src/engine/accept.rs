@@ -190,47 +190,57 @@ fn websocket_handshake<H: EngineHandler>(
     {
         return None;
     }
-    // One copy of the head; the header values and the URI are slices of it (the session
-    // keeps them, not the connection's read buffer).
-    let owned = Bytes::copy_from_slice(head);
-    let mut map = HeaderMap::with_capacity(req.headers.len());
-    for h in req.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
-        map.append(
-            name,
-            HeaderValue::from_maybe_shared(part_of(&owned, head, h.value)).ok()?,
-        );
-    }
-    let uri = Uri::from_maybe_shared(part_of(&owned, head, target.as_bytes())).ok()?;
-    let mut parts = http::Request::builder()
-        .method(Method::GET)
-        .uri(uri)
-        .version(Version::HTTP_11)
-        .body(())
-        .ok()?
-        .into_parts()
-        .0;
-    parts.headers = map;
-    parts.extensions.insert(ConnectInfo(addr));
-    let key = super::websocket::handshake_key(&parts)?;
-    if let Some(allow) = &config.allow_request {
-        allow(&parts).ok()?;
-    }
+    let key = super::websocket::upgrade_key(req.headers.iter().map(|h| (h.name, h.value)))?;
     let mut answer = Vec::with_capacity(160);
     answer.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: ",
     );
-    answer.extend_from_slice(accept_key(key.as_bytes()).as_bytes());
+    answer.extend_from_slice(accept_key(key).as_bytes());
     answer.extend_from_slice(b"\r\n\r\n");
-    Some(Handshake {
-        request: RequestInfo {
-            headers: parts.headers,
-            uri: parts.uri,
-            remote_addr: Some(addr),
-            time: SystemTime::now(),
-        },
-        answer,
-    })
+    // One copy of the head, kept by the session: the URI is a slice of it, the headers are
+    // parsed from it if someone asks (not the connection's read buffer: it is reused).
+    let owned = Bytes::copy_from_slice(head);
+    let uri = Uri::from_maybe_shared(part_of(&owned, head, target.as_bytes())).ok()?;
+    let time = SystemTime::now();
+    let request = match &config.allow_request {
+        None => RequestInfo::from_head(owned, uri, Some(addr), time),
+        Some(allow) => {
+            let mut parts = http::Request::builder()
+                .method(Method::GET)
+                .uri(uri)
+                .version(Version::HTTP_11)
+                .body(())
+                .ok()?
+                .into_parts()
+                .0;
+            parts.headers = parse_headers(&owned);
+            parts.extensions.insert(ConnectInfo(addr));
+            allow(&parts).ok()?;
+            RequestInfo::new(parts.headers, parts.uri, Some(addr), time)
+        }
+    };
+    Some(Handshake { request, answer })
+}
+
+/// The headers of a request head (the values are slices of `head`).
+pub(crate) fn parse_headers(head: &Bytes) -> HeaderMap {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let mut map = HeaderMap::new();
+    if req.parse(head).is_err() {
+        return map;
+    }
+    map.reserve(req.headers.len());
+    for h in req.headers.iter() {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_maybe_shared(head.slice_ref(h.value)),
+        ) else {
+            continue;
+        };
+        map.append(name, value);
+    }
+    map
 }
 
 /// The bytes of `owned` (a copy of `head`) where `part` (a slice of `head`) lies.

@@ -280,12 +280,12 @@ async fn handle<H: EngineHandler>(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let request = RequestInfo {
-        headers: owned_headers(&parts.headers),
-        uri: owned_uri(&parts.uri),
+    let request = RequestInfo::new(
+        owned_headers(&parts.headers),
+        owned_uri(&parts.uri),
         remote_addr,
-        time: SystemTime::now(),
-    };
+        SystemTime::now(),
+    );
     match transport {
         TransportKind::Polling => {
             let (_session, open) = engine.open_session(TransportKind::Polling, request);

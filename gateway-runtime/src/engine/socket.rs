@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use axum::extract::ws::Utf8Bytes;
@@ -45,8 +45,9 @@ impl std::error::Error for SendError {}
 /// What the client sent with its handshake request.
 #[derive(Debug, Clone)]
 pub struct RequestInfo {
-    /// Request headers.
-    pub headers: http::HeaderMap,
+    headers: OnceLock<http::HeaderMap>,
+    /// The request head as received, when the headers are parsed from it on demand.
+    head: Bytes,
     /// The request URI (path and query).
     pub uri: http::Uri,
     /// The peer address, when known.
@@ -56,6 +57,46 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
+    /// A request with these headers.
+    pub fn new(
+        headers: http::HeaderMap,
+        uri: http::Uri,
+        remote_addr: Option<SocketAddr>,
+        time: SystemTime,
+    ) -> Self {
+        Self {
+            headers: OnceLock::from(headers),
+            head: Bytes::new(),
+            uri,
+            remote_addr,
+            time,
+        }
+    }
+
+    /// A request whose headers are read from `head` (the whole request head) when first
+    /// asked for: most sessions never look at them, and a parsed map costs far more memory
+    /// than the bytes.
+    pub(crate) fn from_head(
+        head: Bytes,
+        uri: http::Uri,
+        remote_addr: Option<SocketAddr>,
+        time: SystemTime,
+    ) -> Self {
+        Self {
+            headers: OnceLock::new(),
+            head,
+            uri,
+            remote_addr,
+            time,
+        }
+    }
+
+    /// Request headers.
+    pub fn headers(&self) -> &http::HeaderMap {
+        self.headers
+            .get_or_init(|| super::accept::parse_headers(&self.head))
+    }
+
     /// The value of query parameter `key`, percent-decoded.
     pub fn query(&self, key: &str) -> Option<String> {
         super::http::query_pairs(self.uri.query().unwrap_or(""))

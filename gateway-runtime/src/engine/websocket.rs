@@ -18,10 +18,8 @@ use gateway_core::websocket::{
     accept_key, encode_close, encode_header, CloseCode, FrameKind, FrameReader, ProtocolError,
     WsMessage,
 };
-use http::header::{
-    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
-};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, UPGRADE};
+use http::{HeaderValue, Method, StatusCode};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -48,32 +46,49 @@ pub(crate) struct Upgrade {
     accept: HeaderValue,
 }
 
-fn header_has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    })
+/// The `Sec-WebSocket-Key` among an upgrade request's headers (`Connection: upgrade`,
+/// `Upgrade: websocket`, `Sec-WebSocket-Version: 13`); `None` when they do not ask for a
+/// WebSocket.
+pub(crate) fn upgrade_key<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Option<&'a [u8]> {
+    let (mut connection, mut upgrade, mut version, mut key) = (false, false, false, None);
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("connection") {
+            connection |= has_token(value, "upgrade");
+        } else if name.eq_ignore_ascii_case("upgrade") {
+            upgrade |= has_token(value, "websocket");
+        } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+            version = value == b"13";
+        } else if name.eq_ignore_ascii_case("sec-websocket-key") {
+            key = Some(value);
+        }
+    }
+    if connection && upgrade && version {
+        key
+    } else {
+        None
+    }
 }
 
-/// The `Sec-WebSocket-Key` of an HTTP/1.1 upgrade request (`GET`, `Connection: upgrade`,
-/// `Upgrade: websocket`, version 13); `None` when it is not one.
-pub(crate) fn handshake_key(parts: &http::request::Parts) -> Option<&HeaderValue> {
-    if parts.method != Method::GET
-        || !header_has_token(&parts.headers, CONNECTION, "upgrade")
-        || !header_has_token(&parts.headers, UPGRADE, "websocket")
-        || parts.headers.get(SEC_WEBSOCKET_VERSION)? != "13"
-    {
-        return None;
-    }
-    parts.headers.get(SEC_WEBSOCKET_KEY)
+fn has_token(value: &[u8], token: &str) -> bool {
+    std::str::from_utf8(value)
+        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
 impl Upgrade {
     /// Checks an HTTP/1.1 upgrade request (`GET`, `Connection: upgrade`,
     /// `Upgrade: websocket`, version 13, a key); `None` when it is not one.
     pub(crate) fn from_parts(parts: &mut http::request::Parts) -> Option<Self> {
-        let key = handshake_key(parts)?;
-        let accept = HeaderValue::try_from(accept_key(key.as_bytes())).ok()?;
+        if parts.method != Method::GET {
+            return None;
+        }
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()));
+        let key = upgrade_key(headers)?;
+        let accept = HeaderValue::try_from(accept_key(key)).ok()?;
         let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
         Some(Self { on_upgrade, accept })
     }

@@ -22,7 +22,7 @@ impl Handshake {
 
     /// Request headers.
     pub fn headers(&self) -> &http::HeaderMap {
-        &self.request.headers
+        self.request.headers()
     }
 
     /// A query parameter of the handshake URL.
