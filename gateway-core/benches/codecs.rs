@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the codecs on the hot paths of the server:
 //! Engine.IO long-polling payloads, the Socket.IO decoder (header + arguments) for small,
-//! large and binary events, and the encoder for a broadcast packet.
+//! large and binary events, the encoder for a broadcast packet, and WebSocket framing.
 //!
 //! ```text
 //! cargo bench -p gateway-core --bench codecs
@@ -226,5 +226,78 @@ mod socketio_encode {
     fn echo_ack(bencher: Bencher) {
         let value: AnyValue = decode_event_once(SMALL_EVENT).get(0).unwrap();
         bencher.bench(|| Encoder::ack("/", 42, black_box(&(&value,))).unwrap());
+    }
+}
+
+// ---- WebSocket framing ---------------------------------------------------------------------
+
+/// `count` masked client text frames of `text`, back to back (what one read may hold).
+fn client_frames(text: &str, count: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let mut header = Vec::new();
+        gateway_core::websocket::encode_header(
+            &mut header,
+            gateway_core::websocket::FrameKind::Text,
+            text.len(),
+        );
+        header[1] |= 0x80;
+        out.extend_from_slice(&header);
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        out.extend_from_slice(&mask);
+        let mut payload = text.as_bytes().to_vec();
+        gateway_core::websocket::apply_mask(&mut payload, mask);
+        out.extend_from_slice(&payload);
+    }
+    out
+}
+
+#[divan::bench_group]
+mod websocket {
+    use super::*;
+    use bytes::BytesMut;
+    use gateway_core::websocket::{encode_header, FrameKind, FrameReader};
+
+    /// 64 echo-sized frames read from one buffer (unmasking included).
+    #[divan::bench]
+    fn read_64_small_frames(bencher: Bencher) {
+        let input = client_frames(&SMALL_EVENT[1..], 64);
+        bencher
+            .counter(BytesCount::new(input.len()))
+            .with_inputs(|| BytesMut::from(&input[..]))
+            .bench_local_values(|mut buf| {
+                let mut reader = FrameReader::new(1 << 20);
+                let mut n = 0;
+                while let Ok(Some(m)) = reader.next_message(&mut buf) {
+                    black_box(m);
+                    n += 1;
+                }
+                n
+            });
+    }
+
+    /// One ~16 KiB frame (the large event).
+    #[divan::bench]
+    fn read_large_frame(bencher: Bencher) {
+        let input = client_frames(&large_event_text(), 1);
+        bencher
+            .counter(BytesCount::new(input.len()))
+            .with_inputs(|| BytesMut::from(&input[..]))
+            .bench_local_values(|mut buf| FrameReader::new(1 << 20).next_message(&mut buf));
+    }
+
+    /// Framing a batch of 32 small server packets into one write buffer.
+    #[divan::bench]
+    fn write_32_small_frames(bencher: Bencher) {
+        let packet = &SMALL_EVENT[1..];
+        let mut out = Vec::with_capacity(4096);
+        bencher.bench_local(|| {
+            out.clear();
+            for _ in 0..32 {
+                encode_header(&mut out, FrameKind::Text, packet.len());
+                out.extend_from_slice(packet.as_bytes());
+            }
+            black_box(out.len())
+        });
     }
 }
