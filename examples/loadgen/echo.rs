@@ -129,6 +129,9 @@ async fn client_loop(
     tokio::time::sleep_until(start.into()).await;
     let mut payload = String::new();
     let mut id: u64 = 0;
+    // No timer per ack (it would cost the generator more than the server's own work): a
+    // missing ack is caught by this client's deadline, ACK_TIMEOUT after the run ends.
+    let mut deadline = std::pin::pin!(tokio::time::sleep_until((to + ACK_TIMEOUT).into()));
     loop {
         let sent = Instant::now();
         if sent >= to {
@@ -142,15 +145,20 @@ async fn client_loop(
             result.error = Some(format!("client {index}: send failed: {e}"));
             break;
         }
-        let reply = match tokio::time::timeout(ACK_TIMEOUT, client.next_text()).await {
+        let reply = tokio::select! {
+            biased;
+            reply = client.next_text() => Ok(reply),
+            _ = &mut deadline => Err(()),
+        };
+        let reply = match reply {
             Ok(Ok(reply)) => reply,
             Ok(Err(e)) => {
                 result.error = Some(format!("client {index}: waiting for ack {id}: {e}"));
                 break;
             }
-            Err(_) => {
+            Err(()) => {
                 result.error = Some(format!(
-                    "client {index}: no ack {id} within {ACK_TIMEOUT:?}"
+                    "client {index}: no ack {id} {ACK_TIMEOUT:?} after the end of the run"
                 ));
                 break;
             }
