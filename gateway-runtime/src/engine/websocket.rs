@@ -176,13 +176,15 @@ impl<IO: WsIo> WsConn<IO> {
 
     /// Reads more bytes (cancel safe): `Err` at the end of the stream.
     async fn fill(&mut self) -> Result<(), CloseReason> {
-        let frame = self
+        // Room for the rest of a large frame grows with what has arrived (at most doubling):
+        // a header announcing a megabyte must not make an idle peer cost a megabyte.
+        let rest = self
             .reader
             .frame_len_hint(&self.rbuf)
             .unwrap_or(0)
-            .min(self.limits.max_message.saturating_add(14));
-        let want = frame
-            .saturating_sub(self.rbuf.len())
+            .saturating_sub(self.rbuf.len());
+        let want = rest
+            .min(self.rbuf.len().max(self.limits.read_chunk))
             .max(self.limits.read_chunk);
         self.rbuf.reserve(want);
         match self.io.read_buf(&mut self.rbuf).await {
