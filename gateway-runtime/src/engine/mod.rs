@@ -1,5 +1,6 @@
 //! Engine.IO v4 server: sessions over HTTP long-polling and WebSocket, upgrades,
-//! heartbeat, CORS and limits, served as an axum [`Router`](axum::Router).
+//! heartbeat, CORS and limits, served by its own accept loop
+//! ([`Engine::serve_with_shutdown`]) or as an axum [`Router`](axum::Router).
 //!
 //! The engine is usable on its own: implement [`EngineHandler`] to receive messages and
 //! send with [`EngineSocket`]. Socket.IO ([`crate::socketio`]) is built the same way.
@@ -21,7 +22,8 @@
 //! # async fn run() -> std::io::Result<()> {
 //! let engine = Engine::new(Echo, EngineConfig { path: "/engine.io/".into(), ..Default::default() });
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, engine.router().into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+//! // Or `axum::serve` with `engine.router()`: the same answers, slower WebSocket handshakes.
+//! engine.serve_with_shutdown(listener, axum::Router::new(), std::future::pending()).await
 //! # }
 //! ```
 

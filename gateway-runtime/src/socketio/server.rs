@@ -222,9 +222,9 @@ impl SocketIoBuilder {
 ///         }
 ///     });
 /// });
-/// let app = axum::Router::new().merge(io.router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+/// // Your axum routes share the port; `axum::serve` with `io.router()` merged works too.
+/// io.serve_with_shutdown(listener, axum::Router::new(), std::future::pending()).await
 /// # }
 /// ```
 #[derive(Clone)]
