@@ -91,12 +91,16 @@ async fn connection<H: EngineHandler>(
     mut stream: TcpStream,
     addr: SocketAddr,
     router: Router,
-    stop: watch::Receiver<()>,
+    mut stop: watch::Receiver<()>,
 ) {
     let mut buf = BytesMut::with_capacity(1024);
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)).await {
-        Ok(Ok(head)) => head,
-        Ok(Err(_)) | Err(_) => return,
+    let head = tokio::select! {
+        read = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)) => match read {
+            Ok(Ok(head)) => head,
+            Ok(Err(_)) | Err(_) => return,
+        },
+        // Shutting down: a connection that has not sent a request yet is closed.
+        _ = stop.changed() => return,
     };
     if let Some(len) = head {
         if let Some(handshake) = websocket_handshake(&engine, &buf[..len], addr) {
