@@ -94,25 +94,26 @@ async fn connection<H: EngineHandler>(
     mut stop: watch::Receiver<()>,
 ) {
     let mut buf = BytesMut::with_capacity(1024);
+    let classify = |req: &httparse::Request<'_, '_>, head: &[u8]| {
+        websocket_handshake(&engine, req, head, addr)
+    };
     let head = tokio::select! {
-        read = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf)) => match read {
+        read = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream, &mut buf, classify)) => match read {
             Ok(Ok(head)) => head,
             Ok(Err(_)) | Err(_) => return,
         },
         // Shutting down: a connection that has not sent a request yet is closed.
         _ = stop.changed() => return,
     };
-    if let Some(len) = head {
-        if let Some(handshake) = websocket_handshake(&engine, &buf[..len], addr) {
-            drop(stop);
-            let rest = buf.split_off(len);
-            // The head's bytes go now: the read buffer can then reuse the allocation.
-            drop(buf);
-            let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
-            ws.queue_raw(&handshake.answer);
-            engine.serve_new_websocket(ws, handshake.request).await;
-            return;
-        }
+    if let Some((len, Some(handshake))) = head {
+        drop(stop);
+        let rest = buf.split_off(len);
+        // The head's bytes go now: the read buffer can then reuse the allocation.
+        drop(buf);
+        let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
+        ws.queue_raw(&handshake.answer);
+        engine.serve_new_websocket(ws, handshake.request).await;
+        return;
     }
     // Boxed: a WebSocket connection's task must not carry the HTTP connection's state.
     Box::pin(serve_http(stream, buf.freeze(), addr, router, stop)).await;
@@ -144,16 +145,24 @@ async fn serve_http(
     }
 }
 
-/// Reads until `buf` holds a whole request head: `Some(its length)`, or `None` when it is
-/// not one this module answers (malformed, too big: hyper will say so).
-async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+/// Reads until `buf` holds a whole request head and hands it, parsed once, to `classify`:
+/// `Some((its length, what classify made of it))`, or `None` when it is not one this
+/// module answers (malformed, too big: hyper will say so).
+async fn read_head<T>(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    classify: impl FnOnce(&httparse::Request<'_, '_>, &[u8]) -> T,
+) -> io::Result<Option<(usize, T)>> {
     loop {
         if stream.read_buf(buf).await? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        match httparse::Request::new(&mut headers).parse(buf) {
-            Ok(httparse::Status::Complete(len)) => return Ok(Some(len)),
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                return Ok(Some((len, classify(&req, &buf[..len]))))
+            }
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => buf.reserve(1024),
             _ => return Ok(None),
         }
@@ -169,6 +178,7 @@ struct Handshake {
 /// router's handler would check it; `None` leaves the request to the router.
 fn websocket_handshake<H: EngineHandler>(
     engine: &EngineInner<H>,
+    req: &httparse::Request<'_, '_>,
     head: &[u8],
     addr: SocketAddr,
 ) -> Option<Handshake> {
@@ -176,9 +186,6 @@ fn websocket_handshake<H: EngineHandler>(
     if !config.transports.websocket || engine.shutting_down.load(Ordering::Acquire) {
         return None;
     }
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    req.parse(head).ok()?;
     if req.method? != "GET" || req.version? != 1 {
         return None;
     }
