@@ -131,20 +131,18 @@ async fn cors_any_and_predicate() {
     assert!(!head.contains("access-control-allow-origin"), "{head}");
 }
 
-#[tokio::test]
-async fn allow_request_refuses_with_403_and_the_message() {
-    let io = with_engine(|c| {
-        c.allow_request = Some(Arc::new(|parts: &http::request::Parts| {
-            match parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-                Some("letmein") => Ok(()),
-                _ => Err("missing api key".into()),
-            }
-        }))
-    });
-    let addr = serve(&io).await;
-    let (head, body) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "")).await;
-    assert!(head.starts_with("http/1.1 403"), "{head}");
-    assert_eq!(body, r#"{"code":4,"message":"missing api key"}"#);
+/// An admission hook letting in requests with `X-Api-Key: letmein`.
+fn require_api_key(c: &mut EngineConfig) {
+    c.allow_request = Some(Arc::new(|parts: &http::request::Parts| {
+        match parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            Some("letmein") => Ok(()),
+            _ => Err("missing api key".into()),
+        }
+    }))
+}
+
+/// Asserts a polling handshake carrying the API key is accepted.
+async fn assert_keyed_polling_handshake(addr: SocketAddr) {
     let (head, body) = http(
         addr,
         &get(
@@ -154,7 +152,17 @@ async fn allow_request_refuses_with_403_and_the_message() {
     )
     .await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(body.starts_with("0{"));
+    assert!(body.starts_with("0{"), "{body}");
+}
+
+#[tokio::test]
+async fn allow_request_refuses_with_403_and_the_message() {
+    let io = with_engine(require_api_key);
+    let addr = serve(&io).await;
+    let (head, body) = http(addr, &get("/socket.io/?EIO=4&transport=polling", "")).await;
+    assert!(head.starts_with("http/1.1 403"), "{head}");
+    assert_eq!(body, r#"{"code":4,"message":"missing api key"}"#);
+    assert_keyed_polling_handshake(addr).await;
 }
 
 #[tokio::test]
@@ -288,14 +296,7 @@ async fn read_until(stream: &mut tokio::net::TcpStream, needle: &str) -> String 
 
 #[tokio::test]
 async fn own_accept_loop_answers_websockets_and_hands_the_rest_to_the_router() {
-    let io = with_engine(|c| {
-        c.allow_request = Some(Arc::new(|parts: &http::request::Parts| {
-            match parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-                Some("letmein") => Ok(()),
-                _ => Err("missing api key".into()),
-            }
-        }))
-    });
+    let io = with_engine(require_api_key);
     let nsp = io.of("/keyed");
     nsp.on_connection(|socket| async move {
         let key = socket.handshake().headers().get("x-api-key").cloned();
@@ -347,16 +348,7 @@ async fn own_accept_loop_answers_websockets_and_hands_the_rest_to_the_router() {
     let (head, body) = http(addr, &get("/health", "")).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert_eq!(body, "ok");
-    let (head, body) = http(
-        addr,
-        &get(
-            "/socket.io/?EIO=4&transport=polling",
-            "X-Api-Key: letmein\r\n",
-        ),
-    )
-    .await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(body.starts_with("0{"), "{body}");
+    assert_keyed_polling_handshake(addr).await;
 
     // A connection that never sends a request does not hold the shutdown up.
     let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
