@@ -34,8 +34,8 @@ impl<H: EngineHandler> EngineInner<H> {
         }
         let _active = FlagGuard(&session.polling_get);
         let mut batch = Vec::new();
+        let mut closing = socket.take_queued(&mut batch);
         loop {
-            let closing = socket.drain_into(&mut batch);
             if !batch.is_empty() || closing.is_some() {
                 let mut body = PayloadEncoder::new();
                 for item in batch.drain(..) {
@@ -63,7 +63,7 @@ impl<H: EngineHandler> EngineInner<H> {
                 // Releases the client's pending poll so it can finish the upgrade.
                 return text_response(StatusCode::OK, TEXT, "6", cors, headers);
             }
-            socket.wake.notified().await;
+            closing = socket.drain(&mut batch).await;
         }
     }
 

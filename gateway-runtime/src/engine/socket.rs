@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::SystemTime;
 
 use axum::extract::ws::Utf8Bytes;
@@ -117,6 +118,19 @@ pub enum TransportKind {
 struct Queue {
     items: VecDeque<Outgoing>,
     close: Option<CloseReason>,
+    /// The transport task waiting for packets (one at a time: the WebSocket task, or the
+    /// pending polling GET).
+    writer: Option<Waker>,
+    /// The writer should look at the session again although nothing was queued (a
+    /// transport change).
+    kicked: bool,
+}
+
+impl Queue {
+    /// The writer, to wake once the lock is released.
+    fn take_writer(&mut self) -> Option<Waker> {
+        self.writer.take()
+    }
 }
 
 /// An Engine.IO session as seen by the layers above: send packets, close, read the
@@ -124,9 +138,12 @@ struct Queue {
 pub struct EngineSocket {
     sid: Sid,
     queue: Mutex<Queue>,
-    pub(crate) wake: Notify,
     pub(crate) closed_signal: Notify,
     closed: AtomicBool,
+    /// The writer waits in [`poll_drain`](Self::poll_drain) for packets. The writer clears
+    /// it itself when something else woke it ([`unpark`](Self::unpark)), so the packets
+    /// its own handlers queue do not wake it again.
+    parked: AtomicBool,
     transport: AtomicU8,
     max_buffered: usize,
     request: Arc<RequestInfo>,
@@ -152,10 +169,12 @@ impl EngineSocket {
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
                 close: None,
+                writer: None,
+                kicked: false,
             }),
-            wake: Notify::new(),
             closed_signal: Notify::new(),
             closed: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
             transport: AtomicU8::new(transport as u8),
             max_buffered,
             request,
@@ -202,7 +221,7 @@ impl EngineSocket {
     /// Queues a text packet followed by its binary attachments, atomically: nothing sent
     /// from another task can slip in between.
     pub fn send_parts(&self, first: Outgoing, attachments: &[Bytes]) -> Result<(), SendError> {
-        {
+        let writer = {
             let mut q = self.lock();
             if q.close.is_some() {
                 return Err(SendError::Closed);
@@ -213,23 +232,22 @@ impl EngineSocket {
                 self.close(CloseReason::TransportError);
                 return Err(SendError::QueueFull);
             }
-            let was_empty = q.items.is_empty();
             q.items.push_back(first);
             q.items
                 .extend(attachments.iter().cloned().map(Outgoing::Binary));
-            if !was_empty {
-                // The writer was woken by the first packet and takes the whole queue.
-                return Ok(());
-            }
+            // A writer that is not waiting takes everything queued when it next looks.
+            self.take_parked(&mut q)
+        };
+        if let Some(writer) = writer {
+            writer.wake();
         }
-        self.wake.notify_one();
         Ok(())
     }
 
     /// Queues a packet only when nothing is waiting to be written (socket.io's
     /// `volatile`): returns whether it was queued.
     pub fn send_volatile(&self, first: Outgoing, attachments: &[Bytes]) -> bool {
-        {
+        let writer = {
             let mut q = self.lock();
             if q.close.is_some() || !q.items.is_empty() {
                 return false;
@@ -237,23 +255,56 @@ impl EngineSocket {
             q.items.push_back(first);
             q.items
                 .extend(attachments.iter().cloned().map(Outgoing::Binary));
+            self.take_parked(&mut q)
+        };
+        if let Some(writer) = writer {
+            writer.wake();
         }
-        self.wake.notify_one();
         true
+    }
+
+    /// The writer, if it waits for packets (called with the queue locked).
+    fn take_parked(&self, q: &mut Queue) -> Option<Waker> {
+        if self.parked.swap(false, Ordering::Relaxed) {
+            q.take_writer()
+        } else {
+            None
+        }
+    }
+
+    /// The writer was woken by something else and will look at the queue before it
+    /// waits again: packets queued meanwhile need not wake it.
+    pub(crate) fn unpark(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+
+    /// Makes the waiting writer look at the session again (its transport changed).
+    pub(crate) fn kick(&self) {
+        let writer = {
+            let mut q = self.lock();
+            q.kicked = true;
+            q.take_writer()
+        };
+        if let Some(writer) = writer {
+            writer.wake();
+        }
     }
 
     /// Closes the session: queued packets are still flushed, then the transport closes.
     /// Only the first reason counts.
     pub fn close(&self, reason: CloseReason) {
-        {
+        let writer = {
             let mut q = self.lock();
             if q.close.is_some() {
                 return;
             }
             q.close = Some(reason);
-        }
+            q.take_writer()
+        };
         self.closed.store(true, Ordering::Release);
-        self.wake.notify_one();
+        if let Some(writer) = writer {
+            writer.wake();
+        }
         self.closed_signal.notify_one();
     }
 
@@ -261,13 +312,45 @@ impl EngineSocket {
         self.lock().close
     }
 
-    /// Moves every queued packet into `out`; returns the close reason if closing.
-    pub(crate) fn drain_into(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
+    /// Moves every queued packet into `out` once there is something to do: packets, a
+    /// close (its reason is returned) or a [`kick`](Self::kick). Otherwise the task is
+    /// woken when there is. One lock per look; one writer may wait at a time.
+    pub(crate) fn poll_drain(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<Outgoing>,
+    ) -> Poll<Option<CloseReason>> {
         let mut q = self.lock();
+        if q.items.is_empty() && q.close.is_none() && !q.kicked {
+            match &mut q.writer {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            }
+            self.parked.store(true, Ordering::Relaxed);
+            return Poll::Pending;
+        }
+        q.kicked = false;
+        out.extend(q.items.drain(..));
+        if q.items.capacity() > 64 {
+            q.items.shrink_to(16);
+        }
+        Poll::Ready(q.close)
+    }
+
+    /// Moves every queued packet into `out` without waiting; returns the close reason if
+    /// closing.
+    pub(crate) fn take_queued(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
+        let mut q = self.lock();
+        q.kicked = false;
         out.extend(q.items.drain(..));
         if q.items.capacity() > 64 {
             q.items.shrink_to(16);
         }
         q.close
+    }
+
+    /// Waits for [`poll_drain`](Self::poll_drain) to have something.
+    pub(crate) async fn drain(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
+        std::future::poll_fn(|cx| self.poll_drain(cx, out)).await
     }
 }

@@ -305,7 +305,7 @@ impl<H: EngineHandler> EngineInner<H> {
                             return false;
                         }
                         session.upgrading.store(true, Ordering::Release);
-                        session.socket.wake.notify_one();
+                        session.socket.kick();
                     }
                     Ok(Ok(Packet::Upgrade)) if session.upgrading.load(Ordering::Acquire) => {
                         return true
@@ -327,7 +327,6 @@ impl<H: EngineHandler> EngineInner<H> {
         }
         session.socket.set_transport(TransportKind::Websocket);
         session.upgrading.store(false, Ordering::Release);
-        session.socket.wake.notify_one();
         self.run_websocket(session, ws).await;
     }
 
@@ -387,33 +386,30 @@ impl<H: EngineHandler> EngineInner<H> {
                 }
                 None => {}
             }
-            if ws.flush(limit).await.is_err() {
+            // What the messages just handled queued (and anything else waiting) leaves
+            // before more is read, in one write with the pongs.
+            let closing = socket.take_queued(&mut batch);
+            if write_batch(&mut ws, &mut batch, limit).await.is_err() {
                 socket.close(CloseReason::TransportError);
                 return;
             }
-            // Queued packets first: what the messages just handled queued leaves before
-            // more is read (and no read is attempted while a reply waits).
+            if closing.is_some() {
+                ws.close(None).await;
+                return;
+            }
             tokio::select! {
                 biased;
-                _ = socket.wake.notified() => {
-                    let closing = socket.drain_into(&mut batch);
-                    let written = write_batch(&mut ws, &mut batch, limit).await;
-                    batch.clear();
-                    if written.is_err() {
-                        socket.close(CloseReason::TransportError);
-                        return;
-                    }
-                    if closing.is_some() {
-                        ws.close(None).await;
-                        return;
-                    }
-                }
                 read = ws.fill() => {
+                    // Packets queued while the messages are handled are written right
+                    // after them: they need not wake this task.
+                    socket.unpark();
                     if let Err(reason) = read {
                         socket.close(reason);
                         return;
                     }
                 }
+                // Packets queued by others: picked up at the top of the loop.
+                _ = socket.drain(&mut batch) => {}
             }
         }
     }
