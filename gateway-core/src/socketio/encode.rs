@@ -160,6 +160,7 @@ impl Encoder {
     ) -> Result<Encoded, EncodeError> {
         let hint = event.len() + 2 + args.size_hint();
         Self::build(PacketKind::Event, nsp, id, hint, |out| {
+            out.push(b'[');
             serde_json::to_writer(&mut *out, event)?;
             args.write_args(out)
         })
@@ -171,7 +172,9 @@ impl Encoder {
             let start = out.len();
             args.write_args(out)?;
             if out.len() > start {
-                out.remove(start); // the leading comma
+                out[start] = b'['; // the first argument's leading comma opens the array
+            } else {
+                out.push(b'[');
             }
             Ok(())
         })
@@ -209,11 +212,11 @@ impl Encoder {
         nsp: &str,
         id: Option<u64>,
         body_hint: usize,
+        // Writes the array's opening bracket and the arguments.
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
     ) -> Result<Encoded, EncodeError> {
         let mut out = header(kind, 0, nsp, id, body_hint + 2);
         let head_len = out.len();
-        out.push(b'[');
         let (res, attachments) = collect_attachments(|| body(&mut out));
         res.map_err(EncodeError)?;
         out.push(b']');

@@ -121,19 +121,22 @@ impl Client {
         let data = frame.slice_ref(raw.data.as_bytes());
         // Any packet but CONNECT must target a namespace this client joined, and CONNECT
         // one it did not (socket.io closes the connection otherwise).
-        let joined = self.socket(raw.nsp).is_some() || self.connecting(raw.nsp);
+        let socket = self.socket(raw.nsp);
+        let joined = socket.is_some() || self.connecting(raw.nsp);
         if (raw.kind == PacketKind::Connect) == joined {
             return self.parse_error();
         }
         match raw.kind {
             PacketKind::Connect => self.connect(raw.nsp, raw.data),
             PacketKind::Disconnect => {
-                if let Some(socket) = self.socket(raw.nsp) {
+                if let Some(socket) = socket {
                     socket.close(DisconnectReason::ClientNamespaceDisconnect);
                 }
             }
             PacketKind::Event | PacketKind::Ack => {
-                self.deliver(raw.kind, raw.nsp, raw.id, data, Vec::new());
+                if let Some(socket) = socket {
+                    self.deliver_to(&socket, raw.kind, raw.id, data, Vec::new());
+                }
             }
             PacketKind::BinaryEvent | PacketKind::BinaryAck => {
                 let partial = Partial {
@@ -192,23 +195,42 @@ impl Client {
         data: Bytes,
         attachments: Vec<Bytes>,
     ) {
-        let is_event = matches!(kind, PacketKind::Event | PacketKind::BinaryEvent);
-        let parsed = if is_event {
+        match self.socket(nsp) {
+            Some(socket) => self.deliver_to(&socket, kind, id, data, attachments),
+            // Left the namespace meanwhile; the packet is still checked.
+            None => {
+                if Self::parse_args(kind, data, &attachments).is_none() {
+                    self.parse_error();
+                }
+            }
+        }
+    }
+
+    /// The arguments of an EVENT or ACK packet; `None` when they are not valid.
+    fn parse_args(kind: PacketKind, data: Bytes, attachments: &[Bytes]) -> Option<Args> {
+        let parsed = if matches!(kind, PacketKind::Event | PacketKind::BinaryEvent) {
             Args::parse_event(data)
         } else {
             Args::parse_ack(data)
         };
-        let Ok(mut args) = parsed else {
+        let args = parsed.ok()?;
+        // A placeholder must name an attachment that came.
+        (!kind.is_binary() || args.placeholders_within(attachments.len())).then_some(args)
+    }
+
+    fn deliver_to(
+        &self,
+        socket: &Socket,
+        kind: PacketKind,
+        id: Option<u64>,
+        data: Bytes,
+        attachments: Vec<Bytes>,
+    ) {
+        let Some(mut args) = Self::parse_args(kind, data, &attachments) else {
             return self.parse_error();
         };
-        if kind.is_binary() && !args.placeholders_within(attachments.len()) {
-            return self.parse_error(); // a placeholder names a missing attachment
-        }
         args.set_attachments(attachments);
-        let Some(socket) = self.socket(nsp) else {
-            return;
-        };
-        if is_event {
+        if matches!(kind, PacketKind::Event | PacketKind::BinaryEvent) {
             socket.dispatch(args, id);
         } else if let Some(id) = id {
             socket.on_ack(id, args);
