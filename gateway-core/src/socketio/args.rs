@@ -2,7 +2,6 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use super::binary;
 use super::ParseError;
@@ -84,28 +83,6 @@ impl Spans {
     }
 }
 
-/// Finds where each element of a JSON array starts and ends, in one pass.
-struct SpanVisitor {
-    base: usize,
-}
-
-impl<'de> serde::de::Visitor<'de> for SpanVisitor {
-    type Value = Spans;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON array")
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Spans, A::Error> {
-        let mut spans = Spans::default();
-        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            let start = raw.get().as_ptr() as usize - self.base;
-            spans.push((start as u32, (start + raw.get().len()) as u32));
-        }
-        Ok(spans)
-    }
-}
-
 #[derive(Debug, Clone)]
 enum EventName {
     Slice(Range<u32>),
@@ -146,10 +123,8 @@ impl Args {
         if buf.len() > u32::MAX as usize {
             return Err(ParseError::InvalidPayload);
         }
-        let base = buf.as_ptr() as usize;
-        let mut de = serde_json::Deserializer::from_slice(&buf);
-        let items = serde::Deserializer::deserialize_seq(&mut de, SpanVisitor { base })
-            .and_then(|items| de.end().map(|()| items))
+        let mut items = Spans::default();
+        super::scan::array_elements(&buf, |start, end| items.push((start as u32, end as u32)))
             .map_err(|_| ParseError::InvalidPayload)?;
         Ok(Args {
             buf,

@@ -26,6 +26,7 @@ mod binary;
 mod encode;
 mod packet;
 mod payload;
+mod scan;
 mod value;
 
 pub use args::Args;

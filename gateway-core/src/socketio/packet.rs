@@ -178,9 +178,7 @@ impl<'a> RawPacket<'a> {
             return Ok(());
         }
         // Validate the JSON without building a value tree.
-        serde_json::from_str::<serde::de::IgnoredAny>(data)
-            .map(|_| ())
-            .map_err(|_| ParseError::InvalidPayload)
+        super::scan::validate(data.as_bytes()).map_err(|_| ParseError::InvalidPayload)
     }
 
     fn check_shape(&self) -> Result<(), ParseError> {
