@@ -105,37 +105,60 @@ impl<H: EngineHandler> EngineInner<H> {
         }
     }
 
-    /// Pings the client every `ping_interval`, closes it when a pong is late, and tears the
-    /// session down once it is closed for any reason.
+    /// Pings the client every `ping_interval`, closes it when a pong is late or when it was
+    /// not established in time ([`EngineSocket::establish_within`]), and tears the session
+    /// down once it is closed for any reason. One timer, re-armed for the next due time.
+    ///
+    /// [`EngineSocket::establish_within`]: super::EngineSocket::establish_within
     pub(crate) async fn drive(self: Arc<Self>, session: Arc<Session<H::Conn>>) {
         let socket = &session.socket;
         let interval = self.config.ping_interval;
         let timeout = self.config.ping_timeout;
         // The clock starts with the session, not when this task first runs.
         let mut next_ping = session.opened + interval;
+        let mut pong_due: Option<tokio::time::Instant> = None;
+        let sleep = tokio::time::sleep_until(next_ping);
+        tokio::pin!(sleep);
         let reason = loop {
+            let establish_by = socket.establish_by();
+            let due = pong_due.unwrap_or(next_ping);
+            let wake = establish_by.map_or(due, |e| e.min(due));
+            if sleep.deadline() != wake {
+                sleep.as_mut().reset(wake);
+            }
             tokio::select! {
                 _ = socket.closed_signal.notified() => break socket.close_reason(),
-                _ = tokio::time::sleep_until(next_ping) => {}
+                _ = session.pong.notified(), if pong_due.is_some() => {
+                    pong_due = None;
+                    next_ping = tokio::time::Instant::now() + interval;
+                    continue;
+                }
+                _ = &mut sleep => {}
             }
-            let deadline = tokio::time::Instant::now() + timeout;
-            session.set_pong_deadline(Some(deadline));
-            session.awaiting_pong.store(true, Ordering::Release);
-            if socket
-                .send(Outgoing::Text(Utf8Bytes::from_static("2")))
-                .is_err()
-            {
+            let now = tokio::time::Instant::now();
+            if socket.establish_by().is_some_and(|by| now >= by) {
+                socket.close(CloseReason::ForcedClose);
                 break socket.close_reason();
             }
-            tokio::select! {
-                _ = socket.closed_signal.notified() => break socket.close_reason(),
-                _ = session.pong.notified() => {
-                    next_ping = tokio::time::Instant::now() + interval;
-                }
-                _ = tokio::time::sleep_until(deadline) => {
+            match pong_due {
+                Some(deadline) if now >= deadline => {
                     socket.close(CloseReason::PingTimeout);
                     break socket.close_reason();
                 }
+                Some(_) => {}
+                None if now >= next_ping => {
+                    let deadline = now + timeout;
+                    session.set_pong_deadline(Some(deadline));
+                    session.awaiting_pong.store(true, Ordering::Release);
+                    if socket
+                        .send(Outgoing::Text(Utf8Bytes::from_static("2")))
+                        .is_err()
+                    {
+                        break socket.close_reason();
+                    }
+                    pong_due = Some(deadline);
+                }
+                None => {}
             }
         };
         let reason = reason.unwrap_or(CloseReason::TransportClose);

@@ -124,6 +124,9 @@ struct Queue {
     /// The writer should look at the session again although nothing was queued (a
     /// transport change).
     kicked: bool,
+    /// When the session is closed unless the layer above has called
+    /// [`EngineSocket::established`] by then.
+    establish_by: Option<tokio::time::Instant>,
 }
 
 impl Queue {
@@ -171,6 +174,7 @@ impl EngineSocket {
                 close: None,
                 writer: None,
                 kicked: false,
+                establish_by: None,
             }),
             closed_signal: Notify::new(),
             closed: AtomicBool::new(false),
@@ -306,6 +310,29 @@ impl EngineSocket {
             writer.wake();
         }
         self.closed_signal.notify_one();
+    }
+
+    /// Closes the session (as [`CloseReason::ForcedClose`]) unless [`established`] is
+    /// called within `limit` from now: for a protocol on top that must complete its own
+    /// handshake (Socket.IO's CONNECT to a namespace). The session's heartbeat task keeps
+    /// the time, so no task or timer is added per session.
+    ///
+    /// [`established`]: Self::established
+    pub fn establish_within(&self, limit: std::time::Duration) {
+        self.lock().establish_by = Some(tokio::time::Instant::now() + limit);
+    }
+
+    /// The protocol on top completed its handshake: [`establish_within`] no longer
+    /// applies.
+    ///
+    /// [`establish_within`]: Self::establish_within
+    pub fn established(&self) {
+        self.lock().establish_by = None;
+    }
+
+    /// When the session must be established by, if it must.
+    pub(crate) fn establish_by(&self) -> Option<tokio::time::Instant> {
+        self.lock().establish_by
     }
 
     pub(crate) fn close_reason(&self) -> Option<CloseReason> {

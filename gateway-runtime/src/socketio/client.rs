@@ -1,7 +1,7 @@
 //! One client connection (an Engine.IO session) and the namespace sockets on it.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -37,8 +37,6 @@ pub(crate) struct Client {
     sockets: Mutex<Vec<Socket>>,
     partial: Mutex<Option<Partial>>,
     connecting: Mutex<Vec<Box<str>>>,
-    connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
-    pub(crate) connected_once: AtomicBool,
 }
 
 impl Client {
@@ -49,18 +47,12 @@ impl Client {
             sockets: Mutex::default(),
             partial: Mutex::default(),
             connecting: Mutex::default(),
-            connect_timer: Mutex::default(),
-            connected_once: AtomicBool::new(false),
         })
     }
 
     fn socket(&self, nsp: &str) -> Option<Socket> {
         let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
         sockets.iter().find(|s| s.namespace_name() == nsp).cloned()
-    }
-
-    pub(crate) fn set_connect_timer(&self, timer: tokio::task::AbortHandle) {
-        *self.connect_timer.lock().unwrap_or_else(|e| e.into_inner()) = Some(timer);
     }
 
     pub(crate) fn forget_if_empty(&self, ns: &Arc<super::namespace::NamespaceInner>) {
@@ -290,16 +282,7 @@ impl Client {
                 return;
             }
             client.set_connecting(&ns.name, false);
-            if !client.connected_once.swap(true, Ordering::AcqRel) {
-                let timer = client
-                    .connect_timer
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take();
-                if let Some(timer) = timer {
-                    timer.abort();
-                }
-            }
+            client.engine.established();
             socket.mark_connected();
             ns.insert(&socket);
             ns.connecting.fetch_sub(1, Ordering::AcqRel);
@@ -331,23 +314,9 @@ impl Client {
     }
 
     pub(crate) fn on_close(&self, reason: CloseReason) {
-        if let Some(timer) = self
-            .connect_timer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            timer.abort();
-        }
         let sockets = std::mem::take(&mut *self.sockets.lock().unwrap_or_else(|e| e.into_inner()));
         for socket in sockets {
             socket.close(DisconnectReason::Transport(reason));
         }
-    }
-}
-
-impl Client {
-    pub(crate) fn close_engine(&self, reason: CloseReason) {
-        self.engine.close(reason);
     }
 }

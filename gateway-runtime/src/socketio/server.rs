@@ -391,24 +391,10 @@ impl EngineHandler for SocketIoHandler {
     type Conn = Arc<Client>;
 
     fn on_open(&self, socket: &Arc<EngineSocket>) -> Arc<Client> {
-        let client = Client::new(socket.clone(), self.server.clone());
-        let weak = Arc::downgrade(&client);
-        let timeout = self.server.connect_timeout;
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(client) = weak.upgrade() {
-                if !client
-                    .connected_once
-                    .load(std::sync::atomic::Ordering::Acquire)
-                {
-                    client.close_engine(CloseReason::ForcedClose);
-                }
-            }
-        });
-        // The timer is dropped as soon as a namespace is joined, so an idle connection
-        // keeps no task besides its transport and heartbeat.
-        client.set_connect_timer(timer.abort_handle());
-        client
+        // A client that joins no namespace within `connect_timeout` is closed; the
+        // engine's heartbeat task keeps that time.
+        socket.establish_within(self.server.connect_timeout);
+        Client::new(socket.clone(), self.server.clone())
     }
 
     fn on_message(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, message: Message) {
