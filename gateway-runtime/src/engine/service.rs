@@ -158,6 +158,8 @@ impl<H: EngineHandler> Engine<H> {
 }
 
 impl<H: EngineHandler> EngineInner<H> {
+    /// Opens a session; a polling session gets a task for its heartbeat, a WebSocket
+    /// session keeps it in its connection task (which then tears the session down).
     pub(crate) fn open_session(
         self: &Arc<Self>,
         transport: TransportKind,
@@ -176,7 +178,9 @@ impl<H: EngineHandler> EngineInner<H> {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(sid, session.clone());
-        tokio::spawn(self.clone().drive(session.clone()));
+        if transport == TransportKind::Polling {
+            tokio::spawn(self.clone().drive(session.clone()));
+        }
         let upgrades: &[&str] =
             if transport == TransportKind::Polling && self.config.transports.websocket {
                 &["websocket"]

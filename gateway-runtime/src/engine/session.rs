@@ -50,6 +50,11 @@ impl<C> Session<C> {
 }
 
 impl<C> Session<C> {
+    /// Whether a ping is sent and its pong has not arrived yet.
+    pub(crate) fn awaiting_pong(&self) -> bool {
+        self.awaiting_pong.load(Ordering::Acquire)
+    }
+
     fn set_pong_deadline(&self, deadline: Option<tokio::time::Instant>) {
         *self.pong_deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
     }
@@ -105,62 +110,41 @@ impl<H: EngineHandler> EngineInner<H> {
         }
     }
 
-    /// Pings the client every `ping_interval`, closes it when a pong is late or when it was
-    /// not established in time ([`EngineSocket::establish_within`]), and tears the session
-    /// down once it is closed for any reason. One timer, re-armed for the next due time.
-    ///
-    /// [`EngineSocket::establish_within`]: super::EngineSocket::establish_within
+    /// Keeps a polling (or upgraded) session's heartbeat in a task of its own, and tears
+    /// the session down once it is closed for any reason. (A session opened over
+    /// WebSocket keeps its heartbeat in its connection task instead.)
     pub(crate) async fn drive(self: Arc<Self>, session: Arc<Session<H::Conn>>) {
         let socket = &session.socket;
-        let interval = self.config.ping_interval;
-        let timeout = self.config.ping_timeout;
-        // The clock starts with the session, not when this task first runs.
-        let mut next_ping = session.opened + interval;
-        let mut pong_due: Option<tokio::time::Instant> = None;
-        let sleep = tokio::time::sleep_until(next_ping);
+        let mut heartbeat = Heartbeat::new(&self.config, &session);
+        let sleep = tokio::time::sleep_until(heartbeat.wake_at(socket));
         tokio::pin!(sleep);
-        let reason = loop {
-            let establish_by = socket.establish_by();
-            let due = pong_due.unwrap_or(next_ping);
-            let wake = establish_by.map_or(due, |e| e.min(due));
+        loop {
+            tokio::select! {
+                _ = socket.closed_signal.notified() => break,
+                _ = session.pong.notified(), if heartbeat.awaiting_pong() => {
+                    heartbeat.pong_received();
+                }
+                _ = &mut sleep => {
+                    if heartbeat.on_timer(&session).is_err() {
+                        break;
+                    }
+                }
+            }
+            let wake = heartbeat.wake_at(socket);
             if sleep.deadline() != wake {
                 sleep.as_mut().reset(wake);
             }
-            tokio::select! {
-                _ = socket.closed_signal.notified() => break socket.close_reason(),
-                _ = session.pong.notified(), if pong_due.is_some() => {
-                    pong_due = None;
-                    next_ping = tokio::time::Instant::now() + interval;
-                    continue;
-                }
-                _ = &mut sleep => {}
-            }
-            let now = tokio::time::Instant::now();
-            if socket.establish_by().is_some_and(|by| now >= by) {
-                socket.close(CloseReason::ForcedClose);
-                break socket.close_reason();
-            }
-            match pong_due {
-                Some(deadline) if now >= deadline => {
-                    socket.close(CloseReason::PingTimeout);
-                    break socket.close_reason();
-                }
-                Some(_) => {}
-                None if now >= next_ping => {
-                    let deadline = now + timeout;
-                    session.set_pong_deadline(Some(deadline));
-                    session.awaiting_pong.store(true, Ordering::Release);
-                    if socket
-                        .send(Outgoing::Text(Utf8Bytes::from_static("2")))
-                        .is_err()
-                    {
-                        break socket.close_reason();
-                    }
-                    pong_due = Some(deadline);
-                }
-                None => {}
-            }
-        };
+        }
+        self.teardown(&session).await;
+    }
+
+    /// Runs once the session is closed: tells the handler, then forgets the session (a
+    /// polling client first gets the chance to read the close).
+    pub(crate) async fn teardown(&self, session: &Arc<Session<H::Conn>>) {
+        let socket = &session.socket;
+        let timeout = self.config.ping_timeout;
+        let interval = self.config.ping_interval;
+        let reason = socket.close_reason();
         let reason = reason.unwrap_or(CloseReason::TransportClose);
         self.handler.on_close(&session.conn, socket, reason);
         let client_closed = reason == CloseReason::TransportClose;
@@ -179,7 +163,7 @@ impl<H: EngineHandler> EngineInner<H> {
                 let _ = tokio::time::timeout(grace, delivered).await;
             }
         }
-        self.remove(&session);
+        self.remove(session);
     }
 
     fn remove(&self, session: &Arc<Session<H::Conn>>) {
@@ -187,6 +171,71 @@ impl<H: EngineHandler> EngineInner<H> {
         sessions.remove(&session.socket.sid());
         if sessions.is_empty() {
             self.drained.notify_waiters();
+        }
+    }
+}
+
+/// A session's heartbeat: when to ping next, whether a pong is awaited, and the deadline
+/// for the protocol on top to establish itself. Time is kept by the task that owns it.
+pub(crate) struct Heartbeat {
+    interval: std::time::Duration,
+    timeout: std::time::Duration,
+    next_ping: tokio::time::Instant,
+    pong_due: Option<tokio::time::Instant>,
+}
+
+impl Heartbeat {
+    pub(crate) fn new<C>(config: &super::EngineConfig, session: &Session<C>) -> Self {
+        Self {
+            interval: config.ping_interval,
+            timeout: config.ping_timeout,
+            // The clock starts with the session, not when its task first runs.
+            next_ping: session.opened + config.ping_interval,
+            pong_due: None,
+        }
+    }
+
+    /// When the owning task must call [`on_timer`](Self::on_timer) next.
+    pub(crate) fn wake_at(&self, socket: &EngineSocket) -> tokio::time::Instant {
+        let due = self.pong_due.unwrap_or(self.next_ping);
+        socket.establish_by().map_or(due, |by| by.min(due))
+    }
+
+    pub(crate) fn awaiting_pong(&self) -> bool {
+        self.pong_due.is_some()
+    }
+
+    /// The awaited pong arrived: the next ping is an interval from now.
+    pub(crate) fn pong_received(&mut self) {
+        self.pong_due = None;
+        self.next_ping = tokio::time::Instant::now() + self.interval;
+    }
+
+    /// Sends a ping when one is due; closes the session when its pong or its
+    /// establishment is overdue (`Err`: the session is closed).
+    pub(crate) fn on_timer<C>(&mut self, session: &Session<C>) -> Result<(), ()> {
+        let socket = &session.socket;
+        let now = tokio::time::Instant::now();
+        if socket.establish_by().is_some_and(|by| now >= by) {
+            socket.close(CloseReason::ForcedClose);
+            return Err(());
+        }
+        match self.pong_due {
+            Some(due) if now >= due => {
+                socket.close(CloseReason::PingTimeout);
+                Err(())
+            }
+            Some(_) => Ok(()),
+            None if now >= self.next_ping => {
+                let due = now + self.timeout;
+                session.set_pong_deadline(Some(due));
+                session.awaiting_pong.store(true, Ordering::Release);
+                self.pong_due = Some(due);
+                socket
+                    .send(Outgoing::Text(Utf8Bytes::from_static("2")))
+                    .map_err(|_| ())
+            }
+            None => Ok(()),
         }
     }
 }

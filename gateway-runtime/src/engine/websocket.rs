@@ -24,7 +24,7 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::session::Session;
+use super::session::{Heartbeat, Session};
 use super::{
     CloseReason, EngineConfig, EngineHandler, EngineInner, Outgoing, RequestInfo, TransportKind,
 };
@@ -272,9 +272,11 @@ impl<H: EngineHandler> EngineInner<H> {
         let (session, open) = self.open_session(TransportKind::Websocket, request);
         if ws.send_text(&open, self.write_limit()).await.is_err() {
             session.socket.close(CloseReason::TransportError);
-            return;
+        } else {
+            let heartbeat = Heartbeat::new(&self.config, &session);
+            self.run_websocket(&session, ws, Some(heartbeat)).await;
         }
-        self.run_websocket(session, ws).await;
+        self.teardown(&session).await;
     }
 
     /// A polling client probing and then upgrading to WebSocket.
@@ -327,7 +329,8 @@ impl<H: EngineHandler> EngineInner<H> {
         }
         session.socket.set_transport(TransportKind::Websocket);
         session.upgrading.store(false, Ordering::Release);
-        self.run_websocket(session, ws).await;
+        // The session's own task keeps its heartbeat and tears it down.
+        self.run_websocket(&session, ws, None).await;
     }
 
     /// How long a write may wait for a peer that does not read.
@@ -335,10 +338,18 @@ impl<H: EngineHandler> EngineInner<H> {
         self.config.ping_interval + self.config.ping_timeout
     }
 
-    async fn run_websocket<IO: WsIo>(&self, session: Arc<Session<H::Conn>>, mut ws: WsConn<IO>) {
+    /// Runs the connection until the session closes (it is closed when this returns).
+    /// With `heartbeat`, this task also pings the client and enforces the deadlines.
+    async fn run_websocket<IO: WsIo>(
+        &self,
+        session: &Arc<Session<H::Conn>>,
+        mut ws: WsConn<IO>,
+        mut heartbeat: Option<Heartbeat>,
+    ) {
         let socket = &session.socket;
         let limit = self.write_limit();
         let mut batch = Vec::new();
+        let mut timer = Timer::new(heartbeat.as_ref().map(|h| h.wake_at(socket)));
         loop {
             // Everything already read, in order, before waiting again.
             let end = loop {
@@ -346,7 +357,7 @@ impl<H: EngineHandler> EngineInner<H> {
                     Ok(None) => break None,
                     Ok(Some(WsMessage::Text(frame))) => match std::str::from_utf8(&frame) {
                         Ok(text) => match Packet::decode_text(text) {
-                            Ok(packet) => self.on_packet(&session, packet, &frame),
+                            Ok(packet) => self.on_packet(session, packet, &frame),
                             Err(_) => socket.close(CloseReason::ParseError),
                         },
                         Err(_) => {
@@ -357,7 +368,7 @@ impl<H: EngineHandler> EngineInner<H> {
                         }
                     },
                     Ok(Some(WsMessage::Binary(data))) => {
-                        self.on_packet(&session, Packet::Binary(data), &Bytes::new());
+                        self.on_packet(session, Packet::Binary(data), &Bytes::new());
                     }
                     Ok(Some(WsMessage::Ping(data))) => {
                         if ws.queue(FrameKind::Pong, &data, limit).await.is_err() {
@@ -386,6 +397,12 @@ impl<H: EngineHandler> EngineInner<H> {
                 }
                 None => {}
             }
+            if let Some(heartbeat) = &mut heartbeat {
+                if heartbeat.awaiting_pong() && !session.awaiting_pong() {
+                    heartbeat.pong_received();
+                    timer.set(heartbeat.wake_at(socket));
+                }
+            }
             // What the messages just handled queued (and anything else waiting) leaves
             // before more is read, in one write with the pongs.
             let closing = socket.take_queued(&mut batch);
@@ -410,8 +427,54 @@ impl<H: EngineHandler> EngineInner<H> {
                 }
                 // Packets queued by others: picked up at the top of the loop.
                 _ = socket.drain(&mut batch) => {}
+                () = timer.fired() => {
+                    if let Some(heartbeat) = &mut heartbeat {
+                        // A close it decides is written at the top of the loop.
+                        let _ = heartbeat.on_timer(session);
+                        timer.set(heartbeat.wake_at(socket));
+                    }
+                }
             }
         }
+    }
+}
+
+/// The heartbeat's timer in a connection task. It is polled (registered with the
+/// runtime) once per deadline; afterwards the task only checks whether it fired, so
+/// waiting on it costs nothing per message.
+struct Timer {
+    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    registered: bool,
+}
+
+impl Timer {
+    fn new(deadline: Option<tokio::time::Instant>) -> Self {
+        Self {
+            sleep: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            registered: false,
+        }
+    }
+
+    fn set(&mut self, deadline: tokio::time::Instant) {
+        if let Some(sleep) = &mut self.sleep {
+            if sleep.deadline() != deadline {
+                sleep.as_mut().reset(deadline);
+                self.registered = false;
+            }
+        }
+    }
+
+    /// Completes when the deadline has passed; never without one.
+    async fn fired(&mut self) {
+        std::future::poll_fn(|cx| match &mut self.sleep {
+            Some(sleep) if !self.registered => {
+                self.registered = true;
+                sleep.as_mut().poll(cx)
+            }
+            Some(sleep) if sleep.is_elapsed() => Poll::Ready(()),
+            _ => Poll::Pending,
+        })
+        .await
     }
 }
 
