@@ -5,16 +5,17 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::binary::{collect_attachments, push_attachments};
-use super::{Args, PacketKind};
+use super::payload::HEADROOM;
+use super::{Args, PacketKind, Payload};
 
 /// An encoded Socket.IO packet, ready for Engine.IO: the text already starts with the
 /// Engine.IO message digit `4`, followed by binary attachments to send after it.
 ///
-/// Encoding happens once per emit; a broadcast shares the same `Bytes` among all targets.
+/// Encoding happens once per emit; a broadcast shares the same bytes among all targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
-    /// `4` + the Socket.IO packet text.
-    pub text: Bytes,
+    /// `4` + the Socket.IO packet text (UTF-8).
+    pub text: Vec<u8>,
     /// Binary attachments, in placeholder order.
     pub attachments: Vec<Bytes>,
 }
@@ -180,6 +181,52 @@ impl Encoder {
         })
     }
 
+    /// The acknowledgement of `id` carrying `payload` as its one argument, written around
+    /// the payload where it lies (no copy): the packet's text is `buf[start..]`, returned
+    /// as `(buf, start)`. Gives the payload back when that is not possible (it has binary
+    /// attachments, or the header is longer than the room kept for it); encode it with
+    /// [`Encoder::ack`] then.
+    ///
+    /// ```
+    /// use gateway_core::socketio::{Encoder, Payload};
+    /// let p = Payload::from_serialize(&"ok").unwrap();
+    /// let (buf, start) = Encoder::ack_in_place("/", 12, p).unwrap();
+    /// assert_eq!(&buf[start..], br#"4312["ok"]"#);
+    /// ```
+    pub fn ack_in_place(nsp: &str, id: u64, payload: Payload) -> Result<(Vec<u8>, usize), Payload> {
+        if !payload.attachments().is_empty() {
+            return Err(payload);
+        }
+        let mut id_text = [0u8; 20];
+        let id_len = {
+            let mut w = &mut id_text[..];
+            let _ = write!(w, "{id}");
+            20 - w.len()
+        };
+        let nsp_len = if nsp == "/" { 0 } else { nsp.len() + 1 };
+        let head_len = 2 + nsp_len + id_len + 1;
+        if head_len > HEADROOM {
+            return Err(payload);
+        }
+        let (mut buf, attachments) = payload.into_parts();
+        let start = HEADROOM - head_len;
+        let mut head = &mut buf[start..HEADROOM];
+        let written = (|| {
+            head.write_all(b"43")?;
+            if nsp_len > 0 {
+                head.write_all(nsp.as_bytes())?;
+                head.write_all(b",")?;
+            }
+            head.write_all(&id_text[..id_len])?;
+            head.write_all(b"[")
+        })();
+        if written.is_err() {
+            return Err(Payload::from_parts(buf, attachments));
+        }
+        buf.push(b']');
+        Ok((buf, start))
+    }
+
     /// A CONNECT answer carrying the socket id.
     pub fn connect(nsp: &str, sid: &str) -> Bytes {
         let mut out = header(PacketKind::Connect, 0, nsp, None, 30);
@@ -229,7 +276,7 @@ impl Encoder {
             out.splice(..head_len, head);
         }
         Ok(Encoded {
-            text: out.into(),
+            text: out,
             attachments,
         })
     }
@@ -263,6 +310,39 @@ fn header(
 mod tests {
     use super::*;
     use crate::socketio::{Binary, RawPacket};
+
+    #[test]
+    fn acks_written_in_place_match_the_copying_encoder() {
+        use crate::socketio::{Binary, Payload};
+        let value = serde_json::json!({"client": 1, "text": "é\"x"});
+        for (nsp, id) in [
+            ("/", 0),
+            ("/", 42),
+            ("/chat", u64::MAX),
+            ("/a-long-namespace", 7),
+        ] {
+            let p = Payload::from_serialize(&value).unwrap();
+            let copied = Encoder::ack(nsp, id, &p).unwrap();
+            let header = copied.text.iter().position(|&b| b == b'[').unwrap() + 1;
+            match Encoder::ack_in_place(nsp, id, p) {
+                Ok((buf, start)) => assert_eq!(&buf[start..], &copied.text[..]),
+                Err(back) => {
+                    // Only a header longer than the room kept falls back.
+                    assert!(header > HEADROOM, "{nsp} {id}");
+                    assert_eq!(back.json(), r#"{"client":1,"text":"é\"x"}"#);
+                }
+            }
+        }
+        let long = Encoder::ack_in_place(
+            "/a-long-namespace",
+            u64::MAX,
+            Payload::from_serialize(&1).unwrap(),
+        );
+        assert!(long.is_err());
+        let binary = Payload::from_serialize(&Binary::from(vec![1])).unwrap();
+        let back = Encoder::ack_in_place("/", 1, binary).unwrap_err();
+        assert_eq!(back.attachments().len(), 1);
+    }
 
     #[test]
     fn control_packets() {

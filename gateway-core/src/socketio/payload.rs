@@ -14,25 +14,36 @@ use super::{AnyValue, ArgList, Args};
 /// let ack = Encoder::ack("/", 1, &p).unwrap();
 /// assert_eq!(&ack.text[..], br#"431[{"ok":true}]"#);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Payload {
-    json: String,
+    /// [`HEADROOM`] reserved bytes, then the JSON.
+    buf: Vec<u8>,
     attachments: Vec<Bytes>,
 }
+
+/// Room kept in front of the JSON for an acknowledgement's header (`43<id>[`), so that
+/// the packet can be written around the value where it lies
+/// ([`Encoder::ack_in_place`](super::Encoder::ack_in_place)).
+pub(crate) const HEADROOM: usize = 24;
 
 impl Payload {
     /// Serializes `value` (binary values become attachments).
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        let (json, attachments) = collect_attachments(|| serde_json::to_string(value));
-        Ok(Self {
-            json: json?,
-            attachments,
-        })
+        let mut buf = Vec::with_capacity(128);
+        buf.resize(HEADROOM, b' ');
+        let (written, attachments) = collect_attachments(|| serde_json::to_writer(&mut buf, value));
+        written?;
+        Ok(Self { buf, attachments })
     }
 
     /// The JSON text (binary values appear as placeholders).
     pub fn json(&self) -> &str {
-        &self.json
+        // Always UTF-8: serde_json wrote it.
+        std::str::from_utf8(self.json_bytes()).unwrap_or("null")
+    }
+
+    fn json_bytes(&self) -> &[u8] {
+        &self.buf[HEADROOM..]
     }
 
     /// The binary attachments the placeholders refer to.
@@ -42,33 +53,55 @@ impl Payload {
 
     /// Whether the value is JSON `null` (`()` and `None` serialize to it).
     pub fn is_null(&self) -> bool {
-        self.json == "null"
+        self.json_bytes() == b"null"
     }
 
     /// The value as an [`AnyValue`] (to inspect or change it).
     pub fn to_any(&self) -> AnyValue {
-        let Ok(mut args) = Args::parse_ack(format!("[{}]", self.json).into_bytes().into()) else {
+        let mut array = Vec::with_capacity(self.json_bytes().len() + 2);
+        array.push(b'[');
+        array.extend_from_slice(self.json_bytes());
+        array.push(b']');
+        let Ok(mut args) = Args::parse_ack(array.into()) else {
             return AnyValue::Null;
         };
         args.set_attachments(self.attachments.clone());
         args.get(0).unwrap_or_default()
     }
+
+    /// The buffer (with its reserved room) and the attachments.
+    pub(crate) fn into_parts(self) -> (Vec<u8>, Vec<Bytes>) {
+        (self.buf, self.attachments)
+    }
+
+    pub(crate) fn from_parts(buf: Vec<u8>, attachments: Vec<Bytes>) -> Self {
+        Self { buf, attachments }
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload")
+            .field("json", &self.json())
+            .field("attachments", &self.attachments.len())
+            .finish()
+    }
 }
 
 impl ArgList for Payload {
     fn size_hint(&self) -> usize {
-        self.json.len() + 1
+        self.json_bytes().len() + 1
     }
 
     fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         out.push(b',');
         let offset = push_attachments(&self.attachments);
         if offset == 0 || self.attachments.is_empty() {
-            out.extend_from_slice(self.json.as_bytes());
+            out.extend_from_slice(self.json_bytes());
             return Ok(());
         }
         // Placeholders must be renumbered after earlier attachments.
-        let mut value: serde_json::Value = serde_json::from_str(&self.json)?;
+        let mut value: serde_json::Value = serde_json::from_slice(self.json_bytes())?;
         super::encode::shift_placeholders(&mut value, offset);
         serde_json::to_writer(&mut *out, &value)
     }

@@ -101,7 +101,7 @@ pub(crate) fn deliver(reply: Reply, socket: &Socket, ack: Option<AckSender>) {
         Reply::None => {}
         Reply::Value(value) => {
             if let Some(ack) = ack {
-                let _ = ack.send(&value);
+                let _ = ack.send_payload(value);
             }
         }
         Reply::Emit { event, data } => {

@@ -36,6 +36,7 @@ mod service;
 mod session;
 mod sid;
 mod socket;
+mod text;
 mod websocket;
 
 use std::collections::HashMap;
@@ -49,5 +50,6 @@ pub(crate) use service::EngineInner;
 pub use sid::Sid;
 pub(crate) use sid::SidMap;
 pub use socket::{EngineSocket, Outgoing, RequestInfo, SendError, TransportKind};
+pub use text::{NotUtf8, Text};
 
 type Sessions<C> = RwLock<HashMap<Sid, Arc<session::Session<C>>>>;

@@ -59,8 +59,7 @@ impl EngineSocket {
                 let mut text = Vec::with_capacity(t.len() + 1);
                 text.push(b'4');
                 text.extend_from_slice(&t);
-                let text = axum::extract::ws::Utf8Bytes::try_from(text)
-                    .map_err(|_| super::SendError::Closed)?;
+                let text = super::Text::try_from(text).map_err(|_| super::SendError::Closed)?;
                 self.send(Outgoing::Text(text))
             }
             Message::Binary(b) => self.send(Outgoing::Binary(b)),

@@ -3,13 +3,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use gateway_core::engineio::Packet;
 use tokio::sync::Notify;
 
 use super::{
-    CloseReason, EngineHandler, EngineInner, EngineSocket, Message, Outgoing, TransportKind,
+    CloseReason, EngineHandler, EngineInner, EngineSocket, Message, Outgoing, Text, TransportKind,
 };
 
 pub(crate) struct Session<C> {
@@ -103,7 +102,7 @@ impl<H: EngineHandler> EngineInner<H> {
                 let mut pong = String::with_capacity(1 + data.len());
                 pong.push('3');
                 pong.push_str(data);
-                let _ = session.socket.send(Outgoing::Text(pong.into()));
+                let _ = session.socket.send(Outgoing::Text(Text::from(pong)));
             }
             Packet::Close => session.socket.close(CloseReason::TransportClose),
             Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
@@ -232,7 +231,7 @@ impl Heartbeat {
                 session.awaiting_pong.store(true, Ordering::Release);
                 self.pong_due = Some(due);
                 socket
-                    .send(Outgoing::Text(Utf8Bytes::from_static("2")))
+                    .send(Outgoing::Text(Text::from_static("2")))
                     .map_err(|_| ())
             }
             None => Ok(()),

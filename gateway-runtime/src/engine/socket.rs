@@ -8,17 +8,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::SystemTime;
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::{CloseReason, Sid};
+use super::{CloseReason, Sid, Text};
 
 /// One queued packet, already encoded (text packets include their type digit).
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     /// A text packet, e.g. `42["event"]` or `2`.
-    Text(Utf8Bytes),
+    Text(Text),
     /// A binary message.
     Binary(Bytes),
 }

@@ -491,9 +491,8 @@ async fn write_batch<IO: WsIo>(
     while let Some(item) = items.next() {
         match &item {
             Outgoing::Text(t) => {
-                ws.queue(FrameKind::Text, t.as_str().as_bytes(), limit)
-                    .await?;
-                if t.as_str().starts_with("40") && items.peek().is_some() {
+                ws.queue(FrameKind::Text, t.as_bytes(), limit).await?;
+                if t.as_bytes().starts_with(b"40") && items.peek().is_some() {
                     ws.flush(limit).await?;
                     tokio::time::sleep(CONNECT_PACING).await;
                 }

@@ -4,10 +4,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::Context;
 
-use gateway_core::socketio::{ArgList, Args, Encoder};
+use gateway_core::socketio::{ArgList, Args, Encoder, Payload};
 
 use super::error::EmitError;
 use super::socket::{outgoing, Socket};
+use crate::engine::{Outgoing, Text};
 
 /// Answers a client's event that asked for an acknowledgement. Sending consumes it, so
 /// an event is acknowledged at most once.
@@ -44,6 +45,19 @@ impl AckSender {
         let (first, attachments) = outgoing(packet);
         self.socket.engine().send_parts(first, &attachments)?;
         Ok(())
+    }
+
+    /// Sends the acknowledgement with one serialized argument, written around it where it
+    /// lies (what a handler's return value becomes).
+    pub fn send_payload(self, payload: Payload) -> Result<(), EmitError> {
+        match Encoder::ack_in_place(self.socket.namespace_name(), self.id, payload) {
+            Ok((buf, start)) => {
+                let text = Text::encoded(buf, start);
+                self.socket.engine().send(Outgoing::Text(text))?;
+                Ok(())
+            }
+            Err(payload) => self.send(&payload),
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use gateway_core::socketio::{Args, Encoder, PacketKind, RawPacket};
 
@@ -15,7 +14,7 @@ use super::error::{ConnectError, DisconnectReason};
 use super::handshake::Handshake;
 use super::server::ServerInner;
 use super::socket::Socket;
-use crate::engine::{CloseReason, EngineSocket, Message, Outgoing};
+use crate::engine::{CloseReason, EngineSocket, Message, Outgoing, Text};
 
 /// Namespaces one connection may join at once.
 const MAX_NAMESPACES_PER_CONNECTION: usize = 256;
@@ -79,7 +78,7 @@ impl Client {
     }
 
     fn send_text(&self, text: Bytes) {
-        if let Ok(text) = Utf8Bytes::try_from(text) {
+        if let Ok(text) = Text::try_from(text) {
             let _ = self.engine.send(Outgoing::Text(text));
         }
     }

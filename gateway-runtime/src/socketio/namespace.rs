@@ -248,10 +248,10 @@ pub(crate) mod internals {
     pub(crate) use super::NamespaceInner;
     use crate::adapter::{BroadcastOptions, Room, SocketInfo};
     use crate::socketio::ack::AckSlot;
-    use crate::socketio::socket::{outgoing, Socket};
+    use crate::socketio::socket::{outgoing_shared, Socket};
 
     pub(crate) fn deliver(ns: &NamespaceInner, packet: &Encoded, opts: &BroadcastOptions) {
-        let (first, attachments) = outgoing(packet.clone());
+        let (first, attachments) = outgoing_shared(packet);
         let volatile = opts.volatile;
         ns.for_each_target(opts, |socket| {
             if volatile {
@@ -271,7 +271,7 @@ pub(crate) mod internals {
         ack_id: u64,
         on_ack: Arc<dyn Fn(Args) + Send + Sync>,
     ) -> Vec<Socket> {
-        let (first, attachments) = outgoing(packet.clone());
+        let (first, attachments) = outgoing_shared(packet);
         let mut targets = Vec::new();
         ns.for_each_target(opts, |socket| {
             socket.add_ack_slot(ack_id, AckSlot::Many(on_ack.clone()));

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use gateway_core::socketio::{ArgList, Args, Encoded, Encoder};
 use serde::Serialize;
@@ -19,7 +18,7 @@ use super::handshake::Handshake;
 use super::namespace::NamespaceInner;
 use super::operators::BroadcastOperator;
 use crate::adapter::Room;
-use crate::engine::{CloseReason, EngineSocket, Outgoing, Sid};
+use crate::engine::{CloseReason, EngineSocket, Outgoing, Sid, Text};
 
 pub(crate) type BoxFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) type EventHandler =
@@ -42,9 +41,18 @@ impl Drop for AckSlotGuard<'_> {
 
 /// Splits an encoded packet into the engine's text packet and its attachments.
 pub(crate) fn outgoing(packet: Encoded) -> (Outgoing, Vec<Bytes>) {
-    // The encoder only writes UTF-8 (JSON and ASCII headers).
-    let text = Utf8Bytes::try_from(packet.text).unwrap_or_else(|_| Utf8Bytes::from_static("4"));
-    (Outgoing::Text(text), packet.attachments)
+    (
+        Outgoing::Text(Text::encoded(packet.text, 0)),
+        packet.attachments,
+    )
+}
+
+/// [`outgoing`] for a packet queued to many sessions: clones share its bytes.
+pub(crate) fn outgoing_shared(packet: &Encoded) -> (Outgoing, Vec<Bytes>) {
+    (
+        Outgoing::Text(Text::encoded(packet.text.clone(), 0).into_shared()),
+        packet.attachments.clone(),
+    )
 }
 
 pub(crate) struct SocketInner {
@@ -359,10 +367,10 @@ impl Socket {
             return;
         }
         if self.connected() {
-            let _ = self.0.engine.send(Outgoing::Text(
-                Utf8Bytes::try_from(Encoder::disconnect(&self.0.ns.name))
-                    .unwrap_or_else(|_| "4".into()),
-            ));
+            let disconnect = Encoder::disconnect(&self.0.ns.name);
+            if let Ok(text) = Text::try_from(disconnect) {
+                let _ = self.0.engine.send(Outgoing::Text(text));
+            }
         }
         self.close(DisconnectReason::ServerNamespaceDisconnect);
     }

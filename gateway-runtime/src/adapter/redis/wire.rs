@@ -289,10 +289,7 @@ pub(crate) fn encoded_from_object(
         text.extend_from_slice(id.to_string().as_bytes());
     }
     text.extend_from_slice(&json);
-    Ok(Encoded {
-        text: text.into(),
-        attachments,
-    })
+    Ok(Encoded { text, attachments })
 }
 
 /// The first argument of an acknowledgement, as socket.io relays it between nodes (its
