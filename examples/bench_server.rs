@@ -58,11 +58,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok("current_thread") => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?,
-        // Checking the shared queue every other task (tokio's default: every 61) keeps a
-        // worker fair when more sockets are ready at once than its local queue holds (256):
-        // the overflow would otherwise wait behind sockets that keep getting I/O.
+        // Running up to 1024 ready tasks before polling for new I/O events (tokio's
+        // default: 61) keeps a worker fair when a thousand sockets are busy at once: each
+        // ready socket is served once per round, instead of sockets whose next message came
+        // in quickly overtaking those that wait (in the shared queue, once more are ready
+        // than the worker's local queue holds).
         _ => tokio::runtime::Builder::new_multi_thread()
-            .global_queue_interval(2)
+            .event_interval(1024)
             .enable_all()
             .build()?,
     };
