@@ -58,13 +58,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok("current_thread") => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?,
-        // Running up to 1024 ready tasks before polling for new I/O events (tokio's
-        // default: 61) keeps a worker fair when a thousand sockets are busy at once: each
-        // ready socket is served once per round, instead of sockets whose next message came
-        // in quickly overtaking those that wait (in the shared queue, once more are ready
-        // than the worker's local queue holds).
+        // Checking the shared queue every other task (tokio's default: every 61) keeps a
+        // worker fair when more sockets are ready at once than its local queue holds (256):
+        // the overflow would otherwise wait behind sockets that keep getting I/O.
         _ => tokio::runtime::Builder::new_multi_thread()
-            .event_interval(1024)
+            .global_queue_interval(2)
             .enable_all()
             .build()?,
     };
