@@ -469,7 +469,10 @@ impl Timer {
         std::future::poll_fn(|cx| match &mut self.sleep {
             Some(sleep) if !self.registered => {
                 self.registered = true;
-                sleep.as_mut().poll(cx)
+                // Outside the task's budget: a poll refused for budget would leave the
+                // timer unregistered, and it would never fire.
+                let mut once = tokio::task::unconstrained(sleep.as_mut());
+                std::pin::Pin::new(&mut once).poll(cx)
             }
             Some(sleep) if sleep.is_elapsed() => Poll::Ready(()),
             _ => Poll::Pending,
@@ -501,4 +504,33 @@ async fn write_batch<IO: WsIo>(
         }
     }
     ws.flush(limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The heartbeat timer is armed in whatever poll the connection task is in; a poll
+    /// whose budget is spent must still leave it registered.
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_armed_with_the_budget_spent_still_fires() {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        let mut timer = Timer::new(Some(deadline));
+        std::future::poll_fn(|cx| {
+            loop {
+                let mut spend = std::pin::pin!(tokio::task::consume_budget());
+                if spend.as_mut().poll(cx).is_pending() {
+                    break;
+                }
+            }
+            let mut fired = std::pin::pin!(timer.fired());
+            assert!(fired.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        tokio::time::timeout(Duration::from_secs(5), timer.fired())
+            .await
+            .expect("the timer fired");
+        assert!(tokio::time::Instant::now() >= deadline);
+    }
 }
