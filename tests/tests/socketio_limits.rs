@@ -114,3 +114,97 @@ async fn attachments_beyond_max_payload_close_the_connection() {
     assert_eq!(closed, Ok(true));
     assert_eq!(io.connection_count(), 0);
 }
+
+/// A client that sends faster than its handlers finish is slowed down, never dropped: at
+/// most `max_pending_handlers` of its handlers wait at once (the rest of its messages stay
+/// unread), and every event is handled, in order, once they finish.
+#[tokio::test]
+async fn pending_handlers_are_bounded_and_nothing_is_dropped() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let io = SocketIo::builder().max_pending_handlers(4).build();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let done = Arc::new(AtomicUsize::new(0));
+    {
+        let (gate, waiting, peak, seen, done) = (
+            gate.clone(),
+            waiting.clone(),
+            peak.clone(),
+            seen.clone(),
+            done.clone(),
+        );
+        io.of("/").on_connection(move |socket| {
+            let (gate, waiting, peak, seen, done) = (
+                gate.clone(),
+                waiting.clone(),
+                peak.clone(),
+                seen.clone(),
+                done.clone(),
+            );
+            async move {
+                socket.on("work", move |_socket, args, _ack| {
+                    let (gate, waiting, peak, seen, done) = (
+                        gate.clone(),
+                        waiting.clone(),
+                        peak.clone(),
+                        seen.clone(),
+                        done.clone(),
+                    );
+                    async move {
+                        seen.lock().unwrap().push(args.get(0).unwrap());
+                        let now = waiting.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        gate.acquire().await.unwrap().forget();
+                        waiting.fetch_sub(1, Ordering::SeqCst);
+                        done.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+    }
+    let addr = serve(&io).await;
+    let client = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
+    for n in 0..50u64 {
+        client.emit("work", &(n,)).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        waiting.load(Ordering::SeqCst),
+        4,
+        "reading stops at the limit"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 4);
+
+    gate.add_permits(50);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while done.load(Ordering::SeqCst) < 50 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of 50 handled",
+            done.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        peak.load(Ordering::SeqCst) <= 4,
+        "peak {}",
+        peak.load(Ordering::SeqCst)
+    );
+    assert_eq!(*seen.lock().unwrap(), (0..50).collect::<Vec<_>>());
+    // Reading resumed: the connection goes on as before.
+    gate.add_permits(1);
+    client.emit("work", &(50u64,)).unwrap();
+    while done.load(Ordering::SeqCst) < 51 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection stalled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -146,6 +146,8 @@ pub struct EngineSocket {
     /// it itself when something else woke it ([`unpark`](Self::unpark)), so the packets
     /// its own handlers queue do not wake it again.
     parked: AtomicBool,
+    /// The layer above has too much in progress: the transport stops reading.
+    read_held: AtomicBool,
     transport: AtomicU8,
     max_buffered: usize,
     request: Arc<RequestInfo>,
@@ -178,6 +180,7 @@ impl EngineSocket {
             closed_signal: Notify::new(),
             closed: AtomicBool::new(false),
             parked: AtomicBool::new(false),
+            read_held: AtomicBool::new(false),
             transport: AtomicU8::new(transport as u8),
             max_buffered,
             request,
@@ -279,6 +282,26 @@ impl EngineSocket {
     /// waits again: packets queued meanwhile need not wake it.
     pub(crate) fn unpark(&self) {
         self.parked.store(false, Ordering::Relaxed);
+    }
+
+    /// Stops reading from the client until [`release_reading`](Self::release_reading):
+    /// backpressure for a layer above that has too much in progress. Messages already
+    /// received wait unread; the client's own sends slow down as its TCP window fills (a
+    /// polling client's POST is answered only once reading resumes).
+    pub fn hold_reading(&self) {
+        self.read_held.store(true, Ordering::Release);
+    }
+
+    /// Resumes reading after [`hold_reading`](Self::hold_reading).
+    pub fn release_reading(&self) {
+        if self.read_held.swap(false, Ordering::AcqRel) {
+            self.kick();
+        }
+    }
+
+    /// Whether reading is held.
+    pub fn reading_held(&self) -> bool {
+        self.read_held.load(Ordering::Acquire)
     }
 
     /// Makes the waiting writer look at the session again (its transport changed).

@@ -351,8 +351,12 @@ impl<H: EngineHandler> EngineInner<H> {
         let mut batch = Vec::new();
         let mut timer = Timer::new(heartbeat.as_ref().map(|h| h.wake_at(socket)));
         loop {
-            // Everything already read, in order, before waiting again.
+            // Everything already read, in order, before waiting again (unless the layer
+            // above holds reading: the rest waits in the buffer).
             let end = loop {
+                if socket.reading_held() {
+                    break None;
+                }
                 match ws.next_message() {
                     Ok(None) => break None,
                     Ok(Some(WsMessage::Text(frame))) => match std::str::from_utf8(&frame) {
@@ -416,7 +420,7 @@ impl<H: EngineHandler> EngineInner<H> {
             }
             tokio::select! {
                 biased;
-                read = ws.fill() => {
+                read = ws.fill(), if !socket.reading_held() => {
                     // Packets queued while the messages are handled are written right
                     // after them: they need not wake this task.
                     socket.unpark();
@@ -425,7 +429,8 @@ impl<H: EngineHandler> EngineInner<H> {
                         return;
                     }
                 }
-                // Packets queued by others: picked up at the top of the loop.
+                // Packets queued by others (or reading released): handled at the top of
+                // the loop.
                 _ = socket.drain(&mut batch) => {}
                 () = timer.fired() => {
                     if let Some(heartbeat) = &mut heartbeat {

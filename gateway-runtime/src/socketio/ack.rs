@@ -75,19 +75,30 @@ pub(crate) fn run_now<F>(fut: F)
 where
     F: Future<Output = ()> + Send + Unpin + 'static,
 {
+    if let Some(rest) = poll_now(fut) {
+        tokio::spawn(rest);
+    }
+}
+
+/// Polls `fut` once (a panic is logged, not propagated); what is left to run when it has
+/// to wait.
+pub(crate) fn poll_now<F>(fut: F) -> Option<impl Future<Output = ()> + Send + Unpin + 'static>
+where
+    F: Future<Output = ()> + Send + Unpin + 'static,
+{
     use futures_util::FutureExt;
     // A panicking listener is logged; it takes down neither the connection nor the server.
-    let guarded = std::panic::AssertUnwindSafe(fut)
+    let mut fut = std::panic::AssertUnwindSafe(fut)
         .catch_unwind()
         .map(|outcome| {
             if outcome.is_err() {
                 tracing::error!("a Socket.IO listener panicked");
             }
         });
-    let mut fut = guarded;
     let waker = std::task::Waker::noop();
     let mut cx = Context::from_waker(waker);
-    if std::pin::Pin::new(&mut fut).poll(&mut cx).is_pending() {
-        tokio::spawn(fut);
-    }
+    std::pin::Pin::new(&mut fut)
+        .poll(&mut cx)
+        .is_pending()
+        .then_some(fut)
 }

@@ -32,6 +32,8 @@ struct Partial {
 
 pub(crate) struct Client {
     engine: Arc<EngineSocket>,
+    /// Event handlers of this connection still running as tasks.
+    pending: Mutex<usize>,
     server: Arc<ServerInner>,
     sockets: Mutex<Vec<Socket>>,
     partial: Mutex<Option<Partial>>,
@@ -42,11 +44,24 @@ impl Client {
     pub(crate) fn new(engine: Arc<EngineSocket>, server: Arc<ServerInner>) -> Arc<Self> {
         Arc::new(Self {
             engine,
+            pending: Mutex::new(0),
             server,
             sockets: Mutex::default(),
             partial: Mutex::default(),
             connecting: Mutex::default(),
         })
+    }
+
+    /// An event handler of this connection continues as a task: counted until the
+    /// returned guard drops. At `max_pending_handlers` the connection stops reading until
+    /// one finishes (backpressure; nothing is dropped).
+    pub(crate) fn handler_started(self: &Arc<Self>) -> PendingHandler {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        *pending += 1;
+        if *pending >= self.server.max_pending_handlers {
+            self.engine.hold_reading();
+        }
+        PendingHandler(self.clone())
     }
 
     fn socket(&self, nsp: &str) -> Option<Socket> {
@@ -316,6 +331,20 @@ impl Client {
         let sockets = std::mem::take(&mut *self.sockets.lock().unwrap_or_else(|e| e.into_inner()));
         for socket in sockets {
             socket.close(DisconnectReason::Transport(reason));
+        }
+    }
+}
+
+/// Counts one running event handler of a connection (see [`Client::handler_started`]).
+pub(crate) struct PendingHandler(Arc<Client>);
+
+impl Drop for PendingHandler {
+    fn drop(&mut self) {
+        let client = &self.0;
+        let mut pending = client.pending.lock().unwrap_or_else(|e| e.into_inner());
+        *pending -= 1;
+        if *pending < client.server.max_pending_handlers {
+            client.engine.release_reading();
         }
     }
 }

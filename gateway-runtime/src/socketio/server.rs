@@ -18,6 +18,8 @@ pub(crate) struct ServerInner {
     connect_timeout: Duration,
     /// Largest accepted message; also bounds the attachments of one binary packet.
     pub(crate) max_payload: usize,
+    /// Event handlers of one connection that may run as tasks at once.
+    pub(crate) max_pending_handlers: usize,
 }
 
 impl ServerInner {
@@ -123,6 +125,7 @@ impl ServerInner {
 pub struct SocketIoBuilder {
     engine: EngineConfig,
     connect_timeout: Duration,
+    max_pending_handlers: usize,
     adapter: Box<dyn AdapterFactory>,
 }
 
@@ -131,6 +134,7 @@ impl std::fmt::Debug for SocketIoBuilder {
         f.debug_struct("SocketIoBuilder")
             .field("engine", &self.engine)
             .field("connect_timeout", &self.connect_timeout)
+            .field("max_pending_handlers", &self.max_pending_handlers)
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +183,16 @@ impl SocketIoBuilder {
         self
     }
 
+    /// How many event handlers of one connection may still be running (waiting on
+    /// something) at once, default 1024. At the limit the connection's messages are left
+    /// unread until one finishes: a client that sends faster than its handlers complete
+    /// is slowed down, never dropped, and cannot grow the server's memory without bound.
+    /// Handlers that complete without waiting do not count.
+    pub fn max_pending_handlers(mut self, n: usize) -> Self {
+        self.max_pending_handlers = n.max(1);
+        self
+    }
+
     /// The adapter factory (one adapter per namespace); in-memory by default.
     pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
         self.adapter = Box::new(factory);
@@ -193,6 +207,7 @@ impl SocketIoBuilder {
             adapter: self.adapter,
             connect_timeout: self.connect_timeout,
             max_payload: self.engine.max_payload,
+            max_pending_handlers: self.max_pending_handlers,
         });
         // Like socket.io, the main namespace always exists.
         inner.of("/");
@@ -247,6 +262,7 @@ impl SocketIo {
         SocketIoBuilder {
             engine: EngineConfig::default(),
             connect_timeout: Duration::from_secs(45),
+            max_pending_handlers: 1024,
             adapter: Box::new(|_: &str| MemoryAdapter::new()),
         }
     }

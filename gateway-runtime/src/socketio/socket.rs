@@ -11,7 +11,7 @@ use bytes::Bytes;
 use gateway_core::socketio::{ArgList, Args, Encoded, Encoder};
 use serde::Serialize;
 
-use super::ack::{run_now, AckSender, AckSlot};
+use super::ack::{poll_now, run_now, AckSender, AckSlot};
 use super::client::Client;
 use super::error::{AckError, DisconnectReason, EmitError};
 use super::handshake::Handshake;
@@ -199,12 +199,32 @@ impl Socket {
         let ack = ack_id.map(|id| AckSender::new(self.clone(), id));
         match (any, handler) {
             (Some(any), Some(handler)) => {
-                run_now(any(self.clone(), args.clone(), None));
-                run_now(handler(self.clone(), args, ack));
+                self.run_handler(any(self.clone(), args.clone(), None));
+                self.run_handler(handler(self.clone(), args, ack));
             }
-            (Some(any), None) => run_now(any(self.clone(), args, ack)),
-            (None, Some(handler)) => run_now(handler(self.clone(), args, ack)),
+            (Some(any), None) => self.run_handler(any(self.clone(), args, ack)),
+            (None, Some(handler)) => self.run_handler(handler(self.clone(), args, ack)),
             (None, None) => {}
+        }
+    }
+
+    /// Runs an event handler now; one that has to wait continues as a task, counted
+    /// against the connection's `max_pending_handlers`.
+    fn run_handler(&self, fut: BoxFuture) {
+        let Some(rest) = poll_now(fut) else {
+            return;
+        };
+        match self.0.client.upgrade() {
+            Some(client) => {
+                let pending = client.handler_started();
+                tokio::spawn(async move {
+                    let _pending = pending;
+                    rest.await;
+                });
+            }
+            None => {
+                tokio::spawn(rest);
+            }
         }
     }
 
