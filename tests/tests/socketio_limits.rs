@@ -1,11 +1,14 @@
 //! Limits and clean-up in the Socket.IO layer, over a raw WebSocket.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use gateway_runtime::socketio::{ConnectError, SocketIo};
 use gateway_runtime::testing::{serve_ephemeral, ClientError, TestClient};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn serve(io: &SocketIo) -> SocketAddr {
@@ -115,57 +118,68 @@ async fn attachments_beyond_max_payload_close_the_connection() {
     assert_eq!(io.connection_count(), 0);
 }
 
+/// Handlers of `work` that wait for a permit, with what they saw.
+struct Work {
+    gate: tokio::sync::Semaphore,
+    waiting: AtomicUsize,
+    peak: AtomicUsize,
+    seen: Mutex<Vec<u64>>,
+    done: AtomicUsize,
+}
+
+impl Work {
+    /// A server whose `work` handler (argument: a number) waits for a permit, allowing
+    /// `limit` pending handlers per connection.
+    fn serve(limit: usize) -> (SocketIo, Arc<Work>) {
+        let io = SocketIo::builder().max_pending_handlers(limit).build();
+        let work = Arc::new(Work {
+            gate: tokio::sync::Semaphore::new(0),
+            waiting: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            seen: Mutex::new(Vec::new()),
+            done: AtomicUsize::new(0),
+        });
+        let shared = work.clone();
+        io.of("/").on_connection(move |socket| {
+            let work = shared.clone();
+            async move {
+                socket.on("work", move |_socket, args, _ack| {
+                    let work = work.clone();
+                    async move { work.run(args.get(0).unwrap()).await }
+                });
+            }
+        });
+        (io, work)
+    }
+
+    async fn run(&self, n: u64) {
+        self.seen.lock().unwrap().push(n);
+        let now = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.gate.acquire().await.unwrap().forget();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.done.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn wait_done(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.done.load(Ordering::SeqCst) < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {n} handled",
+                self.done.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
 /// A client that sends faster than its handlers finish is slowed down, never dropped: at
 /// most `max_pending_handlers` of its handlers wait at once (the rest of its messages stay
 /// unread), and every event is handled, in order, once they finish.
 #[tokio::test]
 async fn pending_handlers_are_bounded_and_nothing_is_dropped() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    let io = SocketIo::builder().max_pending_handlers(4).build();
-    let gate = Arc::new(tokio::sync::Semaphore::new(0));
-    let waiting = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
-    let done = Arc::new(AtomicUsize::new(0));
-    {
-        let (gate, waiting, peak, seen, done) = (
-            gate.clone(),
-            waiting.clone(),
-            peak.clone(),
-            seen.clone(),
-            done.clone(),
-        );
-        io.of("/").on_connection(move |socket| {
-            let (gate, waiting, peak, seen, done) = (
-                gate.clone(),
-                waiting.clone(),
-                peak.clone(),
-                seen.clone(),
-                done.clone(),
-            );
-            async move {
-                socket.on("work", move |_socket, args, _ack| {
-                    let (gate, waiting, peak, seen, done) = (
-                        gate.clone(),
-                        waiting.clone(),
-                        peak.clone(),
-                        seen.clone(),
-                        done.clone(),
-                    );
-                    async move {
-                        seen.lock().unwrap().push(args.get(0).unwrap());
-                        let now = waiting.fetch_add(1, Ordering::SeqCst) + 1;
-                        peak.fetch_max(now, Ordering::SeqCst);
-                        gate.acquire().await.unwrap().forget();
-                        waiting.fetch_sub(1, Ordering::SeqCst);
-                        done.fetch_add(1, Ordering::SeqCst);
-                    }
-                });
-            }
-        });
-    }
+    let (io, work) = Work::serve(4);
     let addr = serve(&io).await;
     let client = TestClient::connect(addr, "/socket.io/", "/", None, "")
         .await
@@ -175,36 +189,67 @@ async fn pending_handlers_are_bounded_and_nothing_is_dropped() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        waiting.load(Ordering::SeqCst),
+        work.waiting.load(Ordering::SeqCst),
         4,
         "reading stops at the limit"
     );
-    assert_eq!(seen.lock().unwrap().len(), 4);
+    assert_eq!(work.seen.lock().unwrap().len(), 4);
 
-    gate.add_permits(50);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while done.load(Ordering::SeqCst) < 50 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of 50 handled",
-            done.load(Ordering::SeqCst)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        peak.load(Ordering::SeqCst) <= 4,
-        "peak {}",
-        peak.load(Ordering::SeqCst)
-    );
-    assert_eq!(*seen.lock().unwrap(), (0..50).collect::<Vec<_>>());
+    work.gate.add_permits(50);
+    work.wait_done(50).await;
+    assert!(work.peak.load(Ordering::SeqCst) <= 4);
+    assert_eq!(*work.seen.lock().unwrap(), (0..50).collect::<Vec<_>>());
     // Reading resumed: the connection goes on as before.
-    gate.add_permits(1);
+    work.gate.add_permits(1);
     client.emit("work", &(50u64,)).unwrap();
-    while done.load(Ordering::SeqCst) < 51 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the connection stalled"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    work.wait_done(51).await;
+}
+
+/// Over long-polling the same limit holds the POST's answer until the handlers finish,
+/// so the client sends nothing more meanwhile.
+#[tokio::test]
+async fn pending_handlers_hold_a_polling_post() {
+    let (io, work) = Work::serve(2);
+    let addr = serve(&io).await;
+    let open = http_request(addr, "GET", "", "").await;
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a handshake")
+        .to_string();
+    let query = format!("sid={sid}");
+    assert_eq!(http_request(addr, "POST", &query, "40").await, "ok");
+    let events: Vec<String> = (0..6).map(|n| format!("42[\"work\",{n}]")).collect();
+    let post = tokio::spawn({
+        let (query, body) = (query.clone(), events.join("\u{1e}"));
+        async move { http_request(addr, "POST", &query, &body).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !post.is_finished(),
+        "the POST is answered only once reading resumes"
+    );
+    work.gate.add_permits(6);
+    assert_eq!(post.await.unwrap(), "ok");
+    work.wait_done(6).await;
+    assert_eq!(*work.seen.lock().unwrap(), (0..6).collect::<Vec<_>>());
+}
+
+/// A polling request to the Socket.IO path; returns the body.
+async fn http_request(addr: SocketAddr, method: &str, query: &str, body: &str) -> String {
+    let sep = if query.is_empty() { "" } else { "&" };
+    let request = format!(
+        "{method} /socket.io/?EIO=4&transport=polling{sep}{query} HTTP/1.1\r\nHost: localhost\r\n\
+         Connection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
