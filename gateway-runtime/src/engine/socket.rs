@@ -129,6 +129,17 @@ struct Queue {
 }
 
 impl Queue {
+    /// Moves every queued packet into `out` (and consumes a kick); the close reason if
+    /// closing.
+    fn take_all(&mut self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
+        self.kicked = false;
+        out.extend(self.items.drain(..));
+        if self.items.capacity() > 64 {
+            self.items.shrink_to(16);
+        }
+        self.close
+    }
+
     /// The writer, to wake once the lock is released.
     fn take_writer(&mut self) -> Option<Waker> {
         self.writer.take()
@@ -378,24 +389,13 @@ impl EngineSocket {
             self.parked.store(true, Ordering::Relaxed);
             return Poll::Pending;
         }
-        q.kicked = false;
-        out.extend(q.items.drain(..));
-        if q.items.capacity() > 64 {
-            q.items.shrink_to(16);
-        }
-        Poll::Ready(q.close)
+        Poll::Ready(q.take_all(out))
     }
 
     /// Moves every queued packet into `out` without waiting; returns the close reason if
     /// closing.
     pub(crate) fn take_queued(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
-        let mut q = self.lock();
-        q.kicked = false;
-        out.extend(q.items.drain(..));
-        if q.items.capacity() > 64 {
-            q.items.shrink_to(16);
-        }
-        q.close
+        self.lock().take_all(out)
     }
 
     /// Waits for [`poll_drain`](Self::poll_drain) to have something.
