@@ -26,9 +26,11 @@ pub struct OpenPacket<'a> {
 impl OpenPacket<'_> {
     /// The full text packet, `0` followed by the JSON data.
     pub fn encode(&self) -> String {
-        let mut out = String::from("0");
-        // Serializing plain strings and integers cannot fail.
-        out.push_str(&serde_json::to_string(self).unwrap_or_default());
-        out
+        let mut out = Vec::with_capacity(128 + self.sid.len());
+        out.push(b'0');
+        // Serializing plain strings and integers into memory cannot fail, and the JSON
+        // written is UTF-8.
+        let _ = serde_json::to_writer(&mut out, self);
+        String::from_utf8(out).unwrap_or_default()
     }
 }

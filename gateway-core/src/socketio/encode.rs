@@ -228,12 +228,13 @@ impl Encoder {
     }
 
     /// A CONNECT answer carrying the socket id.
-    pub fn connect(nsp: &str, sid: &str) -> Bytes {
-        let mut out = header(PacketKind::Connect, 0, nsp, None, 30);
+    pub fn connect(nsp: &str, sid: &str) -> String {
+        let mut out = header(PacketKind::Connect, 0, nsp, None, 10 + sid.len());
         out.extend_from_slice(b"{\"sid\":");
         let _ = serde_json::to_writer(&mut out, sid);
         out.push(b'}');
-        out.into()
+        // The namespace is a `&str` and the rest is JSON: UTF-8 throughout.
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// A CONNECT_ERROR with a message and optional data.
@@ -346,8 +347,8 @@ mod tests {
 
     #[test]
     fn control_packets() {
-        assert_eq!(&Encoder::connect("/", "abc")[..], br#"40{"sid":"abc"}"#);
-        assert_eq!(&Encoder::connect("/a", "x")[..], br#"40/a,{"sid":"x"}"#);
+        assert_eq!(Encoder::connect("/", "abc"), r#"40{"sid":"abc"}"#);
+        assert_eq!(Encoder::connect("/a", "x"), r#"40/a,{"sid":"x"}"#);
         assert_eq!(&Encoder::disconnect("/")[..], b"41");
         assert_eq!(&Encoder::disconnect("/a")[..], b"41/a,");
         assert_eq!(

@@ -47,6 +47,7 @@ pub(crate) async fn serve<H: EngineHandler>(
 ) -> io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown);
+    let mut nodelay = NoDelay::on_listener(&listener);
     loop {
         let (stream, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -61,7 +62,7 @@ pub(crate) async fn serve<H: EngineHandler>(
             },
             _ = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
+        nodelay.apply(&stream);
         tokio::spawn(connection(
             engine.clone(),
             stream,
@@ -75,6 +76,41 @@ pub(crate) async fn serve<H: EngineHandler>(
     let _ = stop_tx.send(());
     stop_tx.closed().await;
     Ok(())
+}
+
+/// TCP_NODELAY for every accepted connection: set on the listening socket, where the
+/// system passes it on to accepted ones (Linux does), else on each connection.
+enum NoDelay {
+    /// Not known yet whether accepted connections inherit it: the first one tells.
+    Unchecked,
+    Inherited,
+    PerConnection,
+}
+
+impl NoDelay {
+    fn on_listener(listener: &TcpListener) -> Self {
+        match socket2::SockRef::from(listener).set_tcp_nodelay(true) {
+            Ok(()) => Self::Unchecked,
+            Err(_) => Self::PerConnection,
+        }
+    }
+
+    fn apply(&mut self, stream: &TcpStream) {
+        match self {
+            Self::Inherited => {}
+            Self::PerConnection => {
+                let _ = stream.set_nodelay(true);
+            }
+            Self::Unchecked => {
+                if stream.nodelay().unwrap_or(false) {
+                    *self = Self::Inherited;
+                } else {
+                    *self = Self::PerConnection;
+                    let _ = stream.set_nodelay(true);
+                }
+            }
+        }
+    }
 }
 
 fn is_connection_error(e: &io::Error) -> bool {
@@ -107,7 +143,11 @@ async fn connection<H: EngineHandler>(
     };
     if let Some((len, Some(handshake))) = head {
         drop(stop);
-        let rest = buf.split_off(len);
+        let rest = if len == buf.len() {
+            BytesMut::new()
+        } else {
+            buf.split_off(len)
+        };
         // The head's bytes go now: the read buffer can then reuse the allocation.
         drop(buf);
         let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
@@ -324,7 +364,25 @@ impl AsyncWrite for Prefixed {
 
 #[cfg(test)]
 mod tests {
-    use super::path_matches;
+    use super::{path_matches, NoDelay};
+    use tokio::net::{TcpListener, TcpStream};
+
+    #[tokio::test]
+    async fn every_accepted_connection_has_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut nodelay = NoDelay::on_listener(&listener);
+        for _ in 0..3 {
+            let _client = TcpStream::connect(addr).await.unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            nodelay.apply(&stream);
+            assert!(stream.nodelay().unwrap());
+        }
+        // Linux passes the listener's option on: no system call per connection.
+        if cfg!(target_os = "linux") {
+            assert!(matches!(nodelay, NoDelay::Inherited));
+        }
+    }
 
     #[test]
     fn engine_paths_match_with_and_without_the_slash() {

@@ -1,5 +1,7 @@
 //! HTTP details of the engine: query parsing, error bodies, CORS headers.
 
+use std::borrow::Cow;
+
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -147,16 +149,19 @@ pub(crate) fn preflight(cors: &Cors, req: &HeaderMap) -> Response {
     res
 }
 
-/// Splits a query string into percent-decoded pairs.
-pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+/// Splits a query string into percent-decoded pairs (borrowed where nothing is encoded).
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (percent_decode(k), percent_decode(v))
     })
 }
 
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(s);
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -176,22 +181,25 @@ fn percent_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    match String::from_utf8(out) {
+        Ok(decoded) => Cow::Owned(decoded),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
 }
 
 /// The Engine.IO query parameters of a request.
 #[derive(Debug, Default)]
-pub(crate) struct EngineQuery {
-    pub(crate) eio: Option<String>,
-    pub(crate) transport: Option<String>,
-    pub(crate) sid: Option<String>,
+pub(crate) struct EngineQuery<'a> {
+    pub(crate) eio: Option<Cow<'a, str>>,
+    pub(crate) transport: Option<Cow<'a, str>>,
+    pub(crate) sid: Option<Cow<'a, str>>,
 }
 
-impl EngineQuery {
-    pub(crate) fn parse(query: &str) -> Self {
+impl<'a> EngineQuery<'a> {
+    pub(crate) fn parse(query: &'a str) -> Self {
         let mut q = Self::default();
         for (k, v) in query_pairs(query) {
-            match k.as_str() {
+            match &*k {
                 "EIO" => q.eio = Some(v),
                 "transport" => q.transport = Some(v),
                 "sid" => q.sid = Some(v),
@@ -208,7 +216,9 @@ mod tests {
 
     #[test]
     fn query_decoding() {
-        let pairs: Vec<_> = query_pairs("a=1&b=x%20y+z&c&d=%zz&e=%41").collect();
+        let pairs: Vec<_> = query_pairs("a=1&b=x%20y+z&c&d=%zz&e=%41&f=%ff")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         assert_eq!(
             pairs,
             vec![
@@ -217,6 +227,7 @@ mod tests {
                 ("c".into(), "".into()),
                 ("d".into(), "%zz".into()),
                 ("e".into(), "A".into()),
+                ("f".into(), "\u{fffd}".into()),
             ]
         );
         let q = EngineQuery::parse("EIO=4&transport=polling&t=abc&sid=xyz");
@@ -225,5 +236,6 @@ mod tests {
         assert_eq!(q.sid.as_deref(), Some("xyz"));
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%4"), "%4");
+        assert!(matches!(percent_decode("plain"), Cow::Borrowed("plain")));
     }
 }

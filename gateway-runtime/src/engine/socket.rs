@@ -101,7 +101,7 @@ impl RequestInfo {
     pub fn query(&self, key: &str) -> Option<String> {
         super::http::query_pairs(self.uri.query().unwrap_or(""))
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.into_owned())
     }
 }
 

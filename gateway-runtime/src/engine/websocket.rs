@@ -166,6 +166,8 @@ impl<IO: WsIo> WsConn<IO> {
     /// Queues bytes to send before the first frame (the handshake answer), so that both
     /// leave in one write.
     pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        // With room for the OPEN packet that follows.
+        self.wbuf.reserve(bytes.len() + 160);
         self.wbuf.extend_from_slice(bytes);
     }
 

@@ -272,7 +272,7 @@ impl Client {
         self.set_connecting(nsp, true);
         run_now(Box::pin(async move {
             let hooks = ns.hooks();
-            for middleware in &hooks.middlewares {
+            for middleware in hooks.middlewares.iter() {
                 let outcome = AssertUnwindSafe(middleware(socket.clone()))
                     .catch_unwind()
                     .await;
@@ -311,8 +311,9 @@ impl Client {
                 socket.close(DisconnectReason::Transport(reason));
                 return;
             }
-            client.send_text(Encoder::connect(&ns.name, socket.id().as_str()));
-            for handler in &hooks.on_connection {
+            let connected = Encoder::connect(&ns.name, socket.id().as_str());
+            let _ = client.engine.send(Outgoing::Text(Text::from(connected)));
+            for handler in hooks.on_connection.iter() {
                 run_now(handler(socket.clone()));
             }
         }));

@@ -32,7 +32,9 @@ impl Handshake {
 
     /// All query parameters.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        crate::engine::query_pairs(self.request.uri.query().unwrap_or("")).collect()
+        crate::engine::query_pairs(self.request.uri.query().unwrap_or(""))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 
     /// The request URL (path and query).

@@ -21,13 +21,23 @@ pub(crate) type Middleware = Arc<
 pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture + Send + Sync>;
 
 /// The hooks a namespace runs for each connection; shared by the children of a dynamic
-/// namespace.
+/// namespace. A connection takes a snapshot (a few reference counts, no copy of the lists).
 #[derive(Clone, Default)]
 pub(crate) struct Hooks {
-    pub(crate) middlewares: Vec<Middleware>,
-    pub(crate) on_connection: Vec<ConnectionHandler>,
+    pub(crate) middlewares: Arc<Vec<Middleware>>,
+    pub(crate) on_connection: Arc<Vec<ConnectionHandler>>,
     /// Handles events a socket has no listener of its own for (the gateways' table).
     pub(crate) dispatcher: Option<super::socket::EventHandler>,
+}
+
+impl Hooks {
+    pub(crate) fn add_middleware(&mut self, middleware: Middleware) {
+        Arc::make_mut(&mut self.middlewares).push(middleware);
+    }
+
+    pub(crate) fn add_connection_handler(&mut self, handler: ConnectionHandler) {
+        Arc::make_mut(&mut self.on_connection).push(handler);
+    }
 }
 
 pub(crate) struct NamespaceInner {
@@ -160,8 +170,7 @@ impl Namespace {
             .hooks
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .on_connection
-            .push(handler);
+            .add_connection_handler(handler);
     }
 
     /// Adds middleware (socket.io's `use`): run in order for every connection attempt;
@@ -176,8 +185,7 @@ impl Namespace {
             .hooks
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .middlewares
-            .push(middleware);
+            .add_middleware(middleware);
     }
 
     /// Sets the handler for events without a socket-level listener.

@@ -370,8 +370,7 @@ impl DynamicNamespace {
         self.hooks
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .on_connection
-            .push(handler);
+            .add_connection_handler(handler);
         self
     }
 
@@ -392,8 +391,7 @@ impl DynamicNamespace {
         self.hooks
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .middlewares
-            .push(middleware);
+            .add_middleware(middleware);
         self
     }
 }
