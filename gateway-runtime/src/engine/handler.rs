@@ -81,6 +81,16 @@ pub trait EngineHandler: Send + Sync + 'static {
     /// A message arrived.
     fn on_message(&self, conn: &Self::Conn, socket: &Arc<EngineSocket>, message: Message);
 
+    /// A text message arrived: `text` is `frame` already checked as UTF-8, for handlers
+    /// that read it as a string (no second check). By default, [`on_message`] with
+    /// [`Message::Text`].
+    ///
+    /// [`on_message`]: EngineHandler::on_message
+    fn on_text(&self, conn: &Self::Conn, socket: &Arc<EngineSocket>, frame: Bytes, text: &str) {
+        let _ = text;
+        self.on_message(conn, socket, Message::Text(frame));
+    }
+
     /// The session ended; called once.
     fn on_close(&self, conn: &Self::Conn, socket: &Arc<EngineSocket>, reason: CloseReason);
 }

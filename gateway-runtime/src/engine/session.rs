@@ -86,7 +86,7 @@ impl<H: EngineHandler> EngineInner<H> {
             Packet::Message(text) => {
                 let data = frame.slice_ref(text.as_bytes());
                 self.handler
-                    .on_message(&session.conn, &session.socket, Message::Text(data));
+                    .on_text(&session.conn, &session.socket, data, text);
             }
             Packet::Binary(data) => {
                 self.handler

@@ -104,12 +104,16 @@ impl Client {
 
     pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
         match message {
-            Message::Text(text) => self.on_text(text),
+            Message::Text(frame) => match std::str::from_utf8(&frame) {
+                Ok(text) => self.on_text(frame.clone(), text),
+                Err(_) => self.parse_error(),
+            },
             Message::Binary(data) => self.on_binary(data),
         }
     }
 
-    fn on_text(self: &Arc<Self>, frame: Bytes) {
+    /// A text packet: `text` is `frame` read as UTF-8.
+    pub(crate) fn on_text(self: &Arc<Self>, frame: Bytes, text: &str) {
         if self
             .partial
             .lock()
@@ -118,9 +122,6 @@ impl Client {
         {
             return self.parse_error(); // text while waiting for attachments
         }
-        let Ok(text) = std::str::from_utf8(&frame) else {
-            return self.parse_error();
-        };
         let Ok(raw) = RawPacket::decode_header(text) else {
             return self.parse_error();
         };

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::client::Client;
 use super::namespace::{Hooks, Namespace, NamespaceInner};
 use crate::adapter::{AdapterFactory, MemoryAdapter};
@@ -413,6 +415,10 @@ impl EngineHandler for SocketIoHandler {
 
     fn on_message(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, message: Message) {
         conn.on_message(message);
+    }
+
+    fn on_text(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, frame: Bytes, text: &str) {
+        conn.on_text(frame, text);
     }
 
     fn on_close(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, reason: CloseReason) {
