@@ -21,6 +21,7 @@
 //! assert_eq!(args.raw(0), Some(r#"{"text":"hi"}"#));
 //! ```
 
+pub mod any_map;
 mod args;
 mod binary;
 mod encode;
@@ -29,9 +30,10 @@ mod payload;
 mod scan;
 mod value;
 
+pub use any_map::AnyMap;
 pub use args::Args;
 pub use binary::Binary;
 pub use encode::{ArgList, EncodeError, Encoded, Encoder};
 pub use packet::{PacketKind, ParseError, RawPacket, MAX_ATTACHMENTS};
 pub use payload::Payload;
-pub use value::{AnyMap, AnyValue};
+pub use value::AnyValue;

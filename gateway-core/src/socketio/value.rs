@@ -2,13 +2,10 @@ use std::fmt;
 
 use bytes::Bytes;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::Binary;
-
-/// The map of an [`AnyValue::Object`].
-pub type AnyMap = indexmap::IndexMap<String, AnyValue>;
+use super::{AnyMap, Binary};
 
 /// Any payload value, binary included: what a JavaScript client can send as an event
 /// argument. Use it where the shape is not known in advance; received binary
@@ -37,7 +34,7 @@ pub enum AnyValue {
     /// An array.
     Array(Vec<AnyValue>),
     /// An object, its keys in the order they were written.
-    Object(indexmap::IndexMap<String, AnyValue>),
+    Object(AnyMap),
 }
 
 impl AnyValue {
@@ -123,13 +120,7 @@ impl Serialize for AnyValue {
                 }
                 seq.end()
             }
-            AnyValue::Object(map) => {
-                let mut m = serializer.serialize_map(Some(map.len()))?;
-                for (k, v) in map {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
+            AnyValue::Object(map) => map.serialize(serializer),
         }
     }
 }
@@ -187,7 +178,7 @@ impl<'de> Visitor<'de> for AnyVisitor {
         Ok(AnyValue::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<AnyValue, A::Error> {
-        let mut map = indexmap::IndexMap::new();
+        let mut map = AnyMap::new();
         while let Some((k, v)) = access.next_entry::<String, AnyValue>()? {
             map.insert(k, v);
         }
