@@ -23,6 +23,9 @@ cargo build --workspace --bins --examples
 echo "==> Rust tests"
 cargo test --workspace
 
+echo "==> micro-benchmarks, each run once (they check what they measure)"
+cargo test --workspace --bench '*'
+
 echo "==> end-to-end tests with the official socket.io-client"
 cd tests/js
 E2E_SERVER_BIN="$root/target/debug/e2e_server" \
