@@ -18,6 +18,7 @@ use gateway_runtime::adapter::redis::{RedisAdapter, RedisConfig};
 use gateway_runtime::adapter::Room;
 use gateway_runtime::engine::Sid;
 use gateway_runtime::socketio::{Args, Binary, Socket, SocketIo};
+use gateway_runtime::testing::TestClient;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -666,6 +667,67 @@ async fn requests_time_out_when_a_node_does_not_answer() {
             .len(),
         4
     );
+}
+
+/// `PUBSUB NUMSUB channel` and `PUBSUB NUMPAT`.
+async fn subscribers(conn: &mut redis::aio::MultiplexedConnection, channel: &str) -> (i64, i64) {
+    let (_, numsub): (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query_async(conn)
+        .await
+        .unwrap();
+    let numpat: i64 = redis::cmd("PUBSUB")
+        .arg("NUMPAT")
+        .query_async(conn)
+        .await
+        .unwrap();
+    (numsub, numpat)
+}
+
+/// Waits until `subscribers(channel)` is `want`.
+async fn wait_subscribers(
+    conn: &mut redis::aio::MultiplexedConnection,
+    channel: &str,
+    want: (i64, i64),
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = subscribers(conn, channel).await;
+        if now == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{channel}: (numsub, numpat) {now:?}, not {want:?}"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_dynamic_namespace_gives_up_its_subscriptions() {
+    init_tracing();
+    let redis = RedisServer::start().await;
+    let node = Node::start(config(&redis.url())).await;
+    node.io.dynamic(|name| name.starts_with("/room-"));
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let requests = "socket.io-request#/room-1#";
+    // "/" alone: its broadcast pattern.
+    wait_subscribers(&mut conn, requests, (0, 1)).await;
+
+    for _ in 0..2 {
+        let user = TestClient::connect(node.addr, "/socket.io/", "/room-1", None, "")
+            .await
+            .unwrap();
+        wait_subscribers(&mut conn, requests, (1, 2)).await;
+        user.close();
+        // The last socket gone, the namespace is dropped and so are its channels; the
+        // second round shows a namespace of the same name subscribes again.
+        wait_subscribers(&mut conn, requests, (0, 1)).await;
+    }
+    assert!(node.io.namespaces().iter().all(|ns| ns.name() != "/room-1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,6 +60,9 @@ enum PubCmd {
 enum Subscription {
     Channel(String),
     Pattern(String),
+    /// No longer wanted (its namespace is gone).
+    DropChannel(String),
+    DropPattern(String),
 }
 
 #[derive(Default)]
@@ -256,6 +259,40 @@ impl Driver {
                 .send(Subscription::Channel(channel.clone()));
         }
         self.ensure_started();
+    }
+
+    /// Undoes [`register`](Self::register) for `listener`: its routes go, and so do the
+    /// subscriptions (routes registered since by another listener stay).
+    pub(crate) fn unregister(
+        &self,
+        listener: &Weak<dyn Listener>,
+        channels: &[String],
+        pattern: &str,
+    ) {
+        let mut dropped = Vec::with_capacity(channels.len() + 1);
+        {
+            let mut routes = self
+                .shared
+                .routes
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let ours = |route: Option<&Weak<dyn Listener>>| {
+                route.is_some_and(|route| Weak::ptr_eq(route, listener))
+            };
+            if ours(routes.patterns.get(pattern)) {
+                routes.patterns.remove(pattern);
+                dropped.push(Subscription::DropPattern(pattern.to_owned()));
+            }
+            for channel in channels {
+                if ours(routes.channels.get(channel)) {
+                    routes.channels.remove(channel);
+                    dropped.push(Subscription::DropChannel(channel.clone()));
+                }
+            }
+        }
+        for subscription in dropped {
+            let _ = self.subscribe_tx.send(subscription);
+        }
     }
 
     /// Queues a PUBLISH. Fails only when the queue is full (Redis too slow) or stopped; a
@@ -503,6 +540,8 @@ async fn subscribe(
     let result = match subscription {
         Subscription::Channel(channel) => timeout(limit, sink.subscribe(channel)).await,
         Subscription::Pattern(pattern) => timeout(limit, sink.psubscribe(pattern)).await,
+        Subscription::DropChannel(channel) => timeout(limit, sink.unsubscribe(channel)).await,
+        Subscription::DropPattern(pattern) => timeout(limit, sink.punsubscribe(pattern)).await,
     };
     match result {
         Ok(Ok(())) => Ok(()),

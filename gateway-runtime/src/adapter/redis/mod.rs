@@ -253,6 +253,7 @@ impl RedisAdapter {
         let specific_response_channel = format!("{response_channel}{uid}#");
         let pattern = format!("{}*", escape_glob(&channel));
         let core = Arc::new(Core {
+            pattern,
             nsp: nsp.to_owned(),
             uid,
             channel,
@@ -274,7 +275,7 @@ impl RedisAdapter {
                 core.response_channel.clone(),
                 core.specific_response_channel.clone(),
             ],
-            &pattern,
+            &core.pattern,
         );
         Self { core }
     }
@@ -303,6 +304,8 @@ fn random_id(len: usize) -> String {
 
 /// The state of one namespace's adapter, shared with the subscriber task.
 pub(crate) struct Core {
+    /// The PSUBSCRIBE pattern of this namespace's broadcasts.
+    pattern: String,
     nsp: String,
     uid: String,
     channel: String,
@@ -381,6 +384,20 @@ impl Adapter for RedisAdapter {
     fn bind(&self, local: LocalNamespace) {
         let _ = self.core.local.set(local);
         self.core.driver.ensure_started();
+    }
+
+    fn close(&self) {
+        let core = &self.core;
+        let listener: Arc<dyn Listener> = core.clone();
+        core.driver.unregister(
+            &Arc::downgrade(&listener),
+            &[
+                core.request_channel.clone(),
+                core.response_channel.clone(),
+                core.specific_response_channel.clone(),
+            ],
+            &core.pattern,
+        );
     }
 
     fn remote_broadcast(&self, packet: &Encoded, opts: &BroadcastOptions) {
