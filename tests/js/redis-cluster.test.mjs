@@ -223,6 +223,32 @@ describe('mixed cluster: Rust nodes and a Node.js node on one Redis', () => {
     }
   });
 
+  it('server-side events reach every other node, with and without answers, from each side', T, async () => {
+    const clients = await onePerNode();
+    const args = [1, 'two', { three: [3] }];
+    for (const from of clients) {
+      assert.equal(await ask(from, 'server-side-emit', { args }), 'done');
+      const others = clients.filter((c) => c !== from);
+      for (const c of others) {
+        const got = await eventually(`hello on ${c.node.name}`, async () => {
+          const list = await ask(c, 'server-side-received');
+          return list.length ? list : null;
+        });
+        assert.deepStrictEqual(got, [args], `${c.node.name} got it once`);
+      }
+      assert.deepStrictEqual(await ask(from, 'server-side-received'), [], 'not the sender');
+
+      const res = await ask(from, 'server-side-emit', { args: ['ping'], with_ack: true, timeout_ms: 4000 });
+      const expected = others.map((c) => ({ impl: c.node.kind, got: ['ping'] }));
+      assert.deepStrictEqual(
+        res,
+        { responses: expected.sort((a, b) => byteCompare(JSON.stringify(a), JSON.stringify(b))) },
+        `answers to ${from.node.name}`,
+      );
+      for (const c of clients) await ask(c, 'server-side-received');
+    }
+  });
+
   it('binary acknowledgements are relayed between nodes', T, async () => {
     const clients = await onePerNode();
     const bin = await connectClient(nodes[1], 'bin', { answer: Buffer.from([4, 2]) });

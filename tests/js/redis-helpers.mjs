@@ -175,7 +175,21 @@ function operator(nsp, socket, opts) {
 
 const scoped = (nsp, room) => (room == null ? nsp : nsp.in(room));
 
-function registerNodeHandlers(nsp, socket) {
+function registerNodeHandlers(nsp, socket, received) {
+  socket.on('server-side-emit', async (opts, cb) => {
+    const args = opts.args || [];
+    if (!opts.with_ack) {
+      nsp.serverSideEmit('hello', ...args);
+      cb('done');
+      return;
+    }
+    try {
+      cb({ responses: sortAnswers(await nsp.serverSideEmitWithAck('hello', ...args)) });
+    } catch (err) {
+      cb({ err: err.message, responses: [] });
+    }
+  });
+  socket.on('server-side-received', (cb) => cb(received.splice(0)));
   socket.on('join', (room, cb) => {
     socket.join(room);
     cb('ok');
@@ -252,7 +266,13 @@ export async function startNodeNode(redisUrl) {
     pingTimeout: 1000,
   });
   const nsp = ioServer.of('/');
-  nsp.on('connection', (socket) => registerNodeHandlers(nsp, socket));
+  const received = [];
+  nsp.on('hello', (...args) => {
+    const cb = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+    received.push(args);
+    if (cb) cb({ impl: 'node', got: args });
+  });
+  nsp.on('connection', (socket) => registerNodeHandlers(nsp, socket, received));
   await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
   const node = {
     kind: 'node',

@@ -669,6 +669,78 @@ async fn requests_time_out_when_a_node_does_not_answer() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_events_reach_the_other_nodes_and_come_back_answered() {
+    init_tracing();
+    let redis = RedisServer::start().await;
+    let a = Node::start(config(&redis.url())).await;
+    let b = Node::start(config(&redis.url())).await;
+    let c = Node::start(config(&redis.url())).await;
+    wait_nodes(&[&a, &b, &c], 3).await;
+    let (seen_tx, mut seen) = mpsc::unbounded_channel::<(String, Vec<Value>)>();
+    for (name, node) in [("a", &a), ("b", &b), ("c", &c)] {
+        let seen_tx = seen_tx.clone();
+        node.io.of("/").on_server_side("hello", move |args, ack| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                let values: Vec<Value> = (0..args.len()).map(|i| args.get(i).unwrap()).collect();
+                let _ = seen_tx.send((name.to_owned(), values.clone()));
+                if let Some(ack) = ack {
+                    ack.send(&json!({ "node": name, "got": values })).unwrap();
+                }
+            }
+        });
+    }
+
+    // Without acks: every other node's listener runs once, the sender's does not.
+    a.io.of("/")
+        .server_side_emit("hello", &(1, "two", json!({ "three": [3] })))
+        .unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let (node, values) = timeout(WAIT, seen.recv()).await.unwrap().unwrap();
+        assert_eq!(values, [json!(1), json!("two"), json!({ "three": [3] })]);
+        nodes.push(node);
+    }
+    nodes.sort();
+    assert_eq!(nodes, ["b", "c"]);
+
+    // With acks: one answer from each other node.
+    let answers =
+        b.io.of("/")
+            .server_side_emit_with_ack("hello", &("ping",), Duration::from_secs(3))
+            .await
+            .unwrap();
+    let mut answers: Vec<Value> = answers.iter().map(|a| a.get(0).unwrap()).collect();
+    answers.sort_by_key(|a| a["node"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(
+        answers,
+        [
+            json!({ "node": "a", "got": ["ping"] }),
+            json!({ "node": "c", "got": ["ping"] })
+        ]
+    );
+    while seen.try_recv().is_ok() {}
+
+    // A node whose listener never answers: the others' answers arrive with the timeout.
+    c.io.of("/")
+        .on_server_side("hello", |_args, _ack| async move {});
+    let err =
+        a.io.of("/")
+            .server_side_emit_with_ack("hello", &(), Duration::from_millis(800))
+            .await
+            .unwrap_err();
+    assert_eq!(err.responses.len(), 1, "{err}");
+    assert_eq!(err.responses[0].get::<Value>(0).unwrap()["node"], "b");
+
+    // Binary values do not travel between nodes.
+    assert!(a
+        .io
+        .of("/")
+        .server_side_emit("hello", &(Binary::from(vec![1u8]),))
+        .is_err());
+}
+
 /// `PUBSUB NUMSUB channel` and `PUBSUB NUMPAT`.
 async fn subscribers(conn: &mut redis::aio::MultiplexedConnection, channel: &str) -> (i64, i64) {
     let (_, numsub): (String, i64) = redis::cmd("PUBSUB")

@@ -32,6 +32,12 @@ impl fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
+impl From<serde_json::Error> for EncodeError {
+    fn from(e: serde_json::Error) -> Self {
+        Self(e)
+    }
+}
+
 /// A list of event arguments: tuples (each element one argument), `()` for none, `Vec`s and
 /// slices (each element one argument), and received [`Args`] (forwarded as they came,
 /// binary included).

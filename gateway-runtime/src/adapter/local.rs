@@ -78,6 +78,14 @@ impl LocalNamespace {
         }
     }
 
+    /// Runs this node's listener of a server-side event another node sent (`args.event()`
+    /// names it); `ack` when that node waits for an answer.
+    pub fn server_side_event(&self, args: Args, ack: Option<crate::socketio::ServerSideAck>) {
+        if let Some(n) = self.get() {
+            ns::server_side_event(&n, args, ack);
+        }
+    }
+
     /// Number of local sockets.
     pub fn socket_count(&self) -> usize {
         self.get()

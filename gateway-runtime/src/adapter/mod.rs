@@ -122,6 +122,20 @@ pub trait Adapter: Send + Sync + 'static {
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(async { Ok(1) })
     }
+    /// Sends a server-side event (`packet`: the JSON array `["event", ...args]`) to the
+    /// other nodes (socket.io's `serverSideEmit`).
+    fn server_side_emit(&self, _packet: &str) -> Result<(), AdapterError> {
+        Ok(())
+    }
+    /// Sends a server-side event whose listeners answer; resolves to how many nodes will
+    /// answer. The answers (one value each) then arrive through `on_answer`.
+    fn server_side_emit_with_ack(
+        &self,
+        _packet: &str,
+        _on_answer: Arc<dyn Fn(gateway_core::socketio::Args) + Send + Sync>,
+    ) -> BoxFuture<'_, Result<usize, AdapterError>> {
+        Box::pin(async { Ok(0) })
+    }
     /// Rooms with sockets on the other nodes.
     fn remote_rooms(&self) -> BoxFuture<'_, Result<HashSet<Room>, AdapterError>> {
         Box::pin(async { Ok(HashSet::new()) })

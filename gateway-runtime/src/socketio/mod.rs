@@ -26,6 +26,7 @@ mod namespace;
 pub(crate) use namespace::internals as namespace_internals;
 mod operators;
 mod server;
+mod server_side;
 mod socket;
 
 pub use ack::AckSender;
@@ -35,5 +36,6 @@ pub use handshake::Handshake;
 pub use namespace::Namespace;
 pub use operators::{BroadcastAckError, BroadcastOperator, DEFAULT_ACK_TIMEOUT};
 pub use server::{DynamicNamespace, SocketIo, SocketIoBuilder};
+pub use server_side::{ServerSideAck, ServerSideEmitError};
 pub(crate) use socket::EventHandler;
 pub use socket::Socket;

@@ -28,6 +28,8 @@ pub(crate) struct Hooks {
     pub(crate) on_connection: Arc<Vec<ConnectionHandler>>,
     /// Handles events a socket has no listener of its own for (the gateways' table).
     pub(crate) dispatcher: Option<super::socket::EventHandler>,
+    /// Listeners of events sent by the other server nodes.
+    pub(crate) server_side: super::server_side::ServerSideHandlers,
 }
 
 impl Hooks {
@@ -188,6 +190,15 @@ impl Namespace {
             .add_middleware(middleware);
     }
 
+    pub(crate) fn set_server_side_handler(
+        &self,
+        event: String,
+        handler: super::server_side::ServerSideHandler,
+    ) {
+        let mut hooks = self.0.hooks.write().unwrap_or_else(|e| e.into_inner());
+        Arc::make_mut(&mut hooks.server_side).insert(event, handler);
+    }
+
     /// Sets the handler for events without a socket-level listener.
     pub(crate) fn set_dispatcher(&self, handler: super::socket::EventHandler) {
         self.0
@@ -257,6 +268,24 @@ pub(crate) mod internals {
     use crate::adapter::{BroadcastOptions, Room, SocketInfo};
     use crate::socketio::ack::AckSlot;
     use crate::socketio::socket::{outgoing_shared, Socket};
+
+    /// Runs the listener of a server-side event sent by another node (none: ignored).
+    pub(crate) fn server_side_event(
+        ns: &NamespaceInner,
+        args: Args,
+        ack: Option<crate::socketio::server_side::ServerSideAck>,
+    ) {
+        let handler = {
+            let hooks = ns.hooks.read().unwrap_or_else(|e| e.into_inner());
+            hooks.server_side.get(args.event()).cloned()
+        };
+        match handler {
+            Some(handler) => crate::socketio::ack::run_now(handler(args, ack)),
+            None => {
+                tracing::debug!(nsp = %ns.name, event = args.event(), "server-side event without a listener")
+            }
+        }
+    }
 
     pub(crate) fn deliver(ns: &NamespaceInner, packet: &Encoded, opts: &BroadcastOptions) {
         let (first, attachments) = outgoing_shared(packet);

@@ -14,8 +14,13 @@
 //! - `sockets-join` / `sockets-leave` `{room, target}` → `"ok"`
 //! - `disconnect-sockets` `{room, close}` → `"ok"` (answered first)
 //! - `server-count` → a number (or `{err}`); `all-rooms` → every room, sorted (or `{err}`)
+//! - `server-side-emit` `{args, with_ack, timeout_ms}`: `serverSideEmit("hello", ...args)`;
+//!   answers `"done"`, or with acks `{responses}` / `{err, responses}`, sorted by JSON
+//! - `server-side-received` → the argument lists of the `hello` server-side events this
+//!   node got since the last call; each was answered `{impl: "rust", got: args}`
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gateway_runtime::adapter::redis::{RedisAdapter, RedisConfig};
@@ -97,7 +102,50 @@ fn object<const N: usize>(entries: [(&str, AnyValue); N]) -> AnyValue {
     )
 }
 
-fn register(socket: &Socket) {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ServerSideOpts {
+    args: Vec<Value>,
+    with_ack: bool,
+    timeout_ms: Option<u64>,
+}
+
+/// The argument lists of the `hello` server-side events received.
+type Received = Arc<Mutex<Vec<Value>>>;
+
+fn register(socket: &Socket, received: Received) {
+    socket.on("server-side-emit", |socket, args, ack| async move {
+        let opts: ServerSideOpts = args.get(0).unwrap_or_default();
+        let ns = socket.namespace();
+        let answer = if opts.with_ack {
+            let timeout = Duration::from_millis(opts.timeout_ms.unwrap_or(2000));
+            match ns
+                .server_side_emit_with_ack("hello", &opts.args, timeout)
+                .await
+            {
+                Ok(list) => object([("responses", sorted_answers(&list))]),
+                Err(e) => object([
+                    ("err", AnyValue::String(e.to_string())),
+                    ("responses", sorted_answers(&e.responses)),
+                ]),
+            }
+        } else {
+            match ns.server_side_emit("hello", &opts.args) {
+                Ok(()) => AnyValue::String("done".into()),
+                Err(e) => object([("err", AnyValue::String(e.to_string()))]),
+            }
+        };
+        if let Some(ack) = ack {
+            let _ = ack.send(&(answer,));
+        }
+    });
+    socket.on("server-side-received", move |_socket, _args, ack| {
+        let received = received.clone();
+        async move {
+            let list = std::mem::take(&mut *received.lock().unwrap());
+            reply(ack, &Value::Array(list));
+        }
+    });
     socket.on("join", |socket, args, ack| async move {
         if let Ok(room) = args.get::<String>(0) {
             socket.join(room);
@@ -225,8 +273,24 @@ async fn main() -> std::io::Result<()> {
         .ping_timeout(Duration::from_millis(1000))
         .adapter(adapter)
         .build();
-    io.of("/")
-        .on_connection(|socket| async move { register(&socket) });
+    let received: Received = Arc::default();
+    let log = received.clone();
+    io.of("/").on_server_side("hello", move |args, ack| {
+        let log = log.clone();
+        async move {
+            let got: Vec<Value> = (0..args.len())
+                .map(|i| args.get(i).unwrap_or(Value::Null))
+                .collect();
+            log.lock().unwrap().push(Value::Array(got.clone()));
+            if let Some(ack) = ack {
+                let _ = ack.send(&json!({ "impl": "rust", "got": got }));
+            }
+        }
+    });
+    io.of("/").on_connection(move |socket| {
+        let received = received.clone();
+        async move { register(&socket, received) }
+    });
 
     let app = axum::Router::new().merge(io.router());
     let port = std::env::var("PORT")

@@ -266,6 +266,7 @@ impl RedisAdapter {
             config,
             pending: Mutex::default(),
             acks: Mutex::default(),
+            server_side: Mutex::default(),
         });
         let listener: Arc<dyn Listener> = core.clone();
         core.driver.register(
@@ -320,6 +321,8 @@ pub(crate) struct Core {
     pending: Mutex<HashMap<String, Pending>>,
     /// Broadcasts with acks of this node still relaying answers, by request id.
     acks: Mutex<HashMap<String, AckRequest>>,
+    /// Server-side events sent by this node that wait for answers, by request id.
+    server_side: Mutex<HashMap<String, requests::ServerSideRequest>>,
 }
 
 impl Core {
@@ -523,6 +526,27 @@ impl Adapter for RedisAdapter {
 
     /// `PUBSUB NUMSUB` of the request channel: every node subscribes to it once per
     /// namespace. Fails while Redis is unreachable.
+    fn server_side_emit(&self, packet: &str) -> Result<(), AdapterError> {
+        let data = wire::json_to_value(packet, &[]).map_err(|e| AdapterError(e.to_string()))?;
+        let request = wire::map([
+            ("uid", Value::from(self.core.uid.as_str())),
+            ("type", Value::from(request_type::SERVER_SIDE_EMIT)),
+            ("data", data),
+        ]);
+        self.core
+            .driver
+            .publish(self.core.request_channel.clone(), wire::to_json(&request))
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        packet: &str,
+        on_answer: Arc<dyn Fn(Args) + Send + Sync>,
+    ) -> BoxFuture<'_, Result<usize, AdapterError>> {
+        let data = wire::json_to_value(packet, &[]).map_err(|e| AdapterError(e.to_string()));
+        Box::pin(async move { self.core.server_side_emit_with_ack(data?, on_answer).await })
+    }
+
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(async move { self.core.driver.numsub(&self.core.request_channel).await })
     }

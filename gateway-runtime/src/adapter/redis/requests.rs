@@ -13,6 +13,7 @@ use super::{random_id, Core};
 use crate::adapter::{Adapter, AdapterError, BroadcastOptions, LocalNamespace};
 use crate::engine::Sid;
 use crate::socketio::namespace_internals as ns;
+use crate::socketio::ServerSideAck;
 
 /// A request of this node waiting for the other nodes' answers.
 pub(crate) struct Pending {
@@ -34,6 +35,12 @@ impl AckRequest {
     fn complete(&self) -> bool {
         self.nodes_answered >= self.nodes_expected && self.acks_received >= self.acks_expected
     }
+}
+
+/// A server-side event sent by this node whose answers are awaited.
+pub(crate) struct ServerSideRequest {
+    on_answer: Arc<dyn Fn(Args) + Send + Sync>,
+    expires: Instant,
 }
 
 /// Removes a pending request when its waiter is done (or dropped).
@@ -220,9 +227,7 @@ impl Core {
                     ]),
                 );
             }
-            request_type::SERVER_SIDE_EMIT => {
-                tracing::debug!("Redis adapter: serverSideEmit is not supported; ignored");
-            }
+            request_type::SERVER_SIDE_EMIT => self.on_server_side_emit(local, &request),
             request_type::BROADCAST => {
                 let Some(Value::String(id)) = request_id else {
                     return;
@@ -235,6 +240,34 @@ impl Core {
             }
             other => tracing::debug!(kind = other, "Redis adapter: ignoring unknown request"),
         }
+    }
+
+    /// Another node's `serverSideEmit`: `data` is `[event, ...args]`; with a `requestId`,
+    /// the listener's answer goes back on the response channel.
+    fn on_server_side_emit(&self, local: &LocalNamespace, request: &Value) {
+        let Some(data) = wire::get(request, "data") else {
+            return;
+        };
+        let Ok(args) = Args::parse_event(wire::to_json(data).into()) else {
+            tracing::debug!("Redis adapter: ignoring a malformed server-side event");
+            return;
+        };
+        let ack = wire::get(request, "requestId").cloned().map(|request_id| {
+            let driver = self.driver.clone();
+            // Where the official adapter answers a server-side event (whatever its
+            // response-channel setting).
+            let channel = self.response_channel.clone();
+            ServerSideAck::new(move |json| {
+                let data = wire::json_to_value(json, &[]).unwrap_or(Value::Nil);
+                let response = wire::map([
+                    ("type", Value::from(request_type::SERVER_SIDE_EMIT)),
+                    ("requestId", request_id),
+                    ("data", data),
+                ]);
+                let _ = driver.publish(channel, wire::to_json(&response));
+            })
+        });
+        local.server_side_event(args, ack);
     }
 
     fn answer(&self, request: &Value, response: Value) {
@@ -324,6 +357,17 @@ impl Core {
             return;
         };
         let kind = wire::get_u64(&response, "type");
+        if kind == Some(request_type::SERVER_SIDE_EMIT) {
+            let on_answer = self
+                .server_side_lock()
+                .get(request_id)
+                .map(|r| r.on_answer.clone());
+            if let Some(on_answer) = on_answer {
+                let data = wire::get(&response, "data").cloned().unwrap_or(Value::Nil);
+                on_answer(wire::ack_args(&data));
+            }
+            return;
+        }
         if matches!(
             kind,
             Some(request_type::BROADCAST_CLIENT_COUNT | request_type::BROADCAST_ACK)
@@ -369,6 +413,12 @@ impl Core {
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Pending>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn server_side_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, ServerSideRequest>> {
+        self.server_side.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn acks_lock(
@@ -430,6 +480,48 @@ impl Core {
             }
         }
         Ok(answers)
+    }
+
+    /// Sends a server-side event that waits for answers (`data`: `[event, ...args]`);
+    /// resolves to the number of other nodes, whose answers then reach `on_answer`. The
+    /// request is forgotten once the requests timeout has passed twice.
+    pub(super) async fn server_side_emit_with_ack(
+        &self,
+        data: Value,
+        on_answer: Arc<dyn Fn(Args) + Send + Sync>,
+    ) -> Result<usize, AdapterError> {
+        let nodes = self.driver.numsub(&self.request_channel).await?;
+        let expected = nodes.saturating_sub(1);
+        if expected == 0 {
+            return Ok(0);
+        }
+        let request_id = random_id(12);
+        {
+            let now = Instant::now();
+            let mut requests = self.server_side_lock();
+            requests.retain(|_, r| r.expires > now);
+            requests.insert(
+                request_id.clone(),
+                ServerSideRequest {
+                    on_answer,
+                    expires: now + self.config.requests_timeout * 2,
+                },
+            );
+        }
+        let request = wire::map([
+            ("uid", Value::from(self.uid.as_str())),
+            ("requestId", Value::from(request_id.as_str())),
+            ("type", Value::from(request_type::SERVER_SIDE_EMIT)),
+            ("data", data),
+        ]);
+        if let Err(e) = self
+            .driver
+            .publish(self.request_channel.clone(), wire::to_json(&request))
+        {
+            self.server_side_lock().remove(&request_id);
+            return Err(e);
+        }
+        Ok(expected)
     }
 
     /// Sends a broadcast with acks to the other nodes; resolves to the number of remote
