@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_runtime::socketio::{ConnectError, SocketIo};
+use gateway_runtime::socketio::{ConnectError, SocketIo, SocketIoBuilder};
 use gateway_runtime::testing::{serve_ephemeral, ClientError, TestClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -131,7 +131,11 @@ impl Work {
     /// A server whose `work` handler (argument: a number) waits for a permit, allowing
     /// `limit` pending handlers per connection.
     fn serve(limit: usize) -> (SocketIo, Arc<Work>) {
-        let io = SocketIo::builder().max_pending_handlers(limit).build();
+        Self::serve_with(SocketIo::builder().max_pending_handlers(limit))
+    }
+
+    fn serve_with(builder: SocketIoBuilder) -> (SocketIo, Arc<Work>) {
+        let io = builder.build();
         let work = Arc::new(Work {
             gate: tokio::sync::Semaphore::new(0),
             waiting: AtomicUsize::new(0),
@@ -203,6 +207,36 @@ async fn pending_handlers_are_bounded_and_nothing_is_dropped() {
     work.gate.add_permits(1);
     client.emit("work", &(50u64,)).unwrap();
     work.wait_done(51).await;
+}
+
+/// While reading is held, the client's pongs wait unread with its other messages: the
+/// session must not end for a ping timeout that is the server's own slowness.
+#[tokio::test]
+async fn a_held_connection_outlives_its_ping_timeout() {
+    let (io, work) = Work::serve_with(
+        SocketIo::builder()
+            .max_pending_handlers(2)
+            .ping_interval(Duration::from_millis(100))
+            .ping_timeout(Duration::from_millis(100)),
+    );
+    let addr = serve(&io).await;
+    let client = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
+    for n in 0..10u64 {
+        client.emit("work", &(n,)).unwrap();
+    }
+    // Several ping intervals and timeouts with reading held.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(work.seen.lock().unwrap().len(), 2);
+    assert_eq!(io.connection_count(), 1, "the session is still there");
+    work.gate.add_permits(11);
+    work.wait_done(10).await;
+    client.emit("work", &(10u64,)).unwrap();
+    work.wait_done(11).await;
+    // Heartbeats go on normally once the handlers caught up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(io.connection_count(), 1);
 }
 
 /// Over long-polling the same limit holds the POST's answer until the handlers finish,
