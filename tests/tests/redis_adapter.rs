@@ -741,6 +741,46 @@ async fn server_side_events_reach_the_other_nodes_and_come_back_answered() {
         .is_err());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_of_a_dynamic_namespace_hear_server_side_events() {
+    init_tracing();
+    let redis = RedisServer::start().await;
+    let a = Node::start(config(&redis.url())).await;
+    let b = Node::start(config(&redis.url())).await;
+    wait_nodes(&[&a, &b], 2).await;
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    b.io.dynamic(|name| name.starts_with("/team-"))
+        .on_server_side("hello", move |args, ack| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(args.get::<String>(0).unwrap());
+                if let Some(ack) = ack {
+                    ack.send(&"hi from b").unwrap();
+                }
+            }
+        });
+    let _member = TestClient::connect(b.addr, "/socket.io/", "/team-1", None, "")
+        .await
+        .unwrap();
+    let team = a.io.of("/team-1");
+    let deadline = Instant::now() + WAIT;
+    let answers = loop {
+        // Both nodes subscribe in the background (b's child when its first client
+        // arrived): ask until b answers.
+        match team
+            .server_side_emit_with_ack("hello", &("from a",), Duration::from_millis(500))
+            .await
+        {
+            Ok(answers) if !answers.is_empty() => break answers,
+            other => assert!(Instant::now() < deadline, "{other:?}"),
+        }
+        sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].get::<String>(0).unwrap(), "hi from b");
+    assert_eq!(rx.recv().await.unwrap(), "from a");
+}
+
 /// `PUBSUB NUMSUB channel` and `PUBSUB NUMPAT`.
 async fn subscribers(conn: &mut redis::aio::MultiplexedConnection, channel: &str) -> (i64, i64) {
     let (_, numsub): (String, i64) = redis::cmd("PUBSUB")

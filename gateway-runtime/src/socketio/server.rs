@@ -376,6 +376,20 @@ impl DynamicNamespace {
         self
     }
 
+    /// Sets the listener of server-side event `event` for every child namespace (see
+    /// [`Namespace::on_server_side`](super::Namespace::on_server_side)).
+    pub fn on_server_side<F, Fut>(&self, event: impl Into<String>, handler: F) -> &Self
+    where
+        F: Fn(super::Args, Option<super::ServerSideAck>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handler: super::server_side::ServerSideHandler =
+            Arc::new(move |args, ack| Box::pin(handler(args, ack)));
+        let mut hooks = self.hooks.write().unwrap_or_else(|e| e.into_inner());
+        Arc::make_mut(&mut hooks.server_side).insert(event.into(), handler);
+        self
+    }
+
     pub(crate) fn set_dispatcher(&self, handler: super::socket::EventHandler) {
         self.hooks
             .write()
