@@ -619,3 +619,81 @@ async fn options_are_overridable_at_build_and_services_can_emit() {
         vec![json!("hello")]
     );
 }
+
+#[gateway(namespace = regex("^/team-\\d+$"))]
+struct TeamGateway {
+    log: Arc<Log>,
+}
+
+#[gateway]
+impl TeamGateway {
+    #[subscribe_message("where")]
+    fn r#where(&self, #[connected_socket] client: Socket) -> String {
+        client.namespace_name().to_string()
+    }
+}
+
+impl OnGatewayInit for TeamGateway {
+    async fn after_init(&self, server: &Namespace) -> Result<(), Exception> {
+        // Slow on purpose: a client must not get in before it is done.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.log.push(format!("after_init:{}", server.name()));
+        Ok(())
+    }
+}
+
+impl OnGatewayConnection for TeamGateway {
+    async fn handle_connection(&self, client: &Socket) -> Result<(), Exception> {
+        self.log
+            .push(format!("connection:{}", client.namespace_name()));
+        Ok(())
+    }
+}
+
+/// A gateway on a dynamic namespace is initialised for each child namespace, once, when
+/// it is created and before any of its clients is let in.
+#[tokio::test]
+async fn after_init_runs_for_each_child_of_a_dynamic_gateway() {
+    let app = TestApp::start(
+        App::builder()
+            .provider(Log::default())
+            .gateway::<TeamGateway>(),
+    )
+    .await
+    .unwrap();
+    let log = app.app.get::<Log>().unwrap();
+    assert!(log.take().is_empty(), "no child yet");
+    let (a, b) = tokio::join!(app.client("/team-1"), app.client("/team-1"));
+    let (mut a, _b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.emit_with_ack("where", &(), T).await.unwrap(),
+        vec![json!("/team-1")]
+    );
+    let _c = app.client("/team-2").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let entries = log.take();
+    let first = |what: &str| entries.iter().position(|e| e == what).unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.starts_with("after_init"))
+            .count(),
+        2,
+        "{entries:?}"
+    );
+    assert!(
+        first("after_init:/team-1") < first("connection:/team-1"),
+        "{entries:?}"
+    );
+    assert!(
+        first("after_init:/team-2") < first("connection:/team-2"),
+        "{entries:?}"
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| *e == "connection:/team-1")
+            .count(),
+        2
+    );
+}

@@ -176,9 +176,11 @@ pub trait Gateway: Send + Sync + Sized + 'static {
     fn hooks() -> Hooks<Self>;
 }
 
-/// Called once the gateway's namespace exists (NestJS's `afterInit`).
+/// Called once the gateway's namespace exists (NestJS's `afterInit`). For a gateway on a
+/// dynamic namespace (`namespace = regex(..)`), once for each child namespace, when it is
+/// created: its first clients wait until it is done.
 pub trait OnGatewayInit: Send + Sync + 'static {
-    /// Runs at application start.
+    /// Runs at application start (for a dynamic namespace: as each child is created).
     fn after_init(&self, server: &Namespace) -> impl Future<Output = Result<(), Exception>> + Send;
 }
 

@@ -25,7 +25,7 @@ type ConnectionHook =
 type DisconnectHook = Arc<
     dyn Fn(Socket, DisconnectReason) -> BoxFuture<'static, Result<(), Exception>> + Send + Sync,
 >;
-type InitHook = Box<dyn FnOnce(Namespace) -> BoxFuture<'static, Result<(), Exception>> + Send>;
+type InitHook = Arc<dyn Fn(Namespace) -> BoxFuture<'static, Result<(), Exception>> + Send + Sync>;
 
 /// A constructed gateway, its type erased.
 pub(crate) struct GatewayInstance {
@@ -49,7 +49,7 @@ pub(crate) fn instantiate<G: Gateway>(
     let hooks = G::hooks();
     let after_init = hooks.after_init.map(|f| {
         let g = gateway.clone();
-        Box::new(move |ns: Namespace| f(g, ns)) as InitHook
+        Arc::new(move |ns: Namespace| f(g.clone(), ns)) as InitHook
     });
     let connection = hooks.connection.map(|f| {
         let g = gateway.clone();
@@ -344,7 +344,16 @@ pub(crate) async fn install(
                 dynamic.on_connection(on_connection);
                 dynamic.set_dispatcher(dispatcher);
                 if !init_hooks.is_empty() {
-                    tracing::debug!("after_init is not called for gateways on dynamic namespaces");
+                    // Each child namespace is initialised when it is created.
+                    let init_hooks = Arc::new(init_hooks);
+                    dynamic.on_new_namespace(move |ns| {
+                        let init_hooks = init_hooks.clone();
+                        async move {
+                            for hook in init_hooks.iter() {
+                                run_hook(hook(ns.clone()), &[], None).await;
+                            }
+                        }
+                    });
                 }
             }
         }

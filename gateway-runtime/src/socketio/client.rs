@@ -272,6 +272,7 @@ impl Client {
         let client = self.clone();
         self.set_connecting(nsp, true);
         run_now(Box::pin(async move {
+            ns.ready().await;
             let hooks = ns.hooks();
             for middleware in hooks.middlewares.iter() {
                 let outcome = AssertUnwindSafe(middleware(socket.clone()))

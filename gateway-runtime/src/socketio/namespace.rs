@@ -19,6 +19,8 @@ pub(crate) type Middleware = Arc<
         + Sync,
 >;
 pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture + Send + Sync>;
+/// Runs once for each new child of a dynamic namespace.
+pub(crate) type NamespaceHook = Arc<dyn Fn(Namespace) -> BoxFuture + Send + Sync>;
 
 /// The hooks a namespace runs for each connection; shared by the children of a dynamic
 /// namespace. A connection takes a snapshot (a few reference counts, no copy of the lists).
@@ -30,6 +32,8 @@ pub(crate) struct Hooks {
     pub(crate) dispatcher: Option<super::socket::EventHandler>,
     /// Listeners of events sent by the other server nodes.
     pub(crate) server_side: super::server_side::ServerSideHandlers,
+    /// Run once for each namespace, before its first client's middleware.
+    pub(crate) on_new_namespace: Arc<Vec<NamespaceHook>>,
 }
 
 impl Hooks {
@@ -52,6 +56,8 @@ pub(crate) struct NamespaceInner {
     pub(crate) dynamic: bool,
     /// Connections running this namespace's middleware.
     pub(crate) connecting: std::sync::atomic::AtomicUsize,
+    /// Set once the `on_new_namespace` hooks ran.
+    ready: tokio::sync::OnceCell<()>,
 }
 
 impl NamespaceInner {
@@ -69,6 +75,7 @@ impl NamespaceInner {
             ack_ids: AtomicU64::new(0),
             dynamic,
             connecting: Default::default(),
+            ready: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -83,6 +90,24 @@ impl NamespaceInner {
         ns.adapter
             .bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
         ns
+    }
+
+    /// Runs the `on_new_namespace` hooks the first time it is called; later calls (and
+    /// concurrent ones) wait for them to finish.
+    pub(crate) async fn ready(self: &Arc<Self>) {
+        self.ready
+            .get_or_init(|| async {
+                let hooks = self
+                    .hooks
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .on_new_namespace
+                    .clone();
+                for hook in hooks.iter() {
+                    hook(Namespace(self.clone())).await;
+                }
+            })
+            .await;
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {

@@ -376,6 +376,20 @@ impl DynamicNamespace {
         self
     }
 
+    /// Runs `hook` for each child namespace when it is created, before the middleware of
+    /// its first client (socket.io's `new_namespace` event, for this matcher's children).
+    /// Clients connecting meanwhile wait for it.
+    pub fn on_new_namespace<F, Fut>(&self, hook: F) -> &Self
+    where
+        F: Fn(super::Namespace) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let hook: super::namespace::NamespaceHook = Arc::new(move |ns| Box::pin(hook(ns)));
+        let mut hooks = self.hooks.write().unwrap_or_else(|e| e.into_inner());
+        Arc::make_mut(&mut hooks.on_new_namespace).push(hook);
+        self
+    }
+
     /// Sets the listener of server-side event `event` for every child namespace (see
     /// [`Namespace::on_server_side`](super::Namespace::on_server_side)).
     pub fn on_server_side<F, Fut>(&self, event: impl Into<String>, handler: F) -> &Self
