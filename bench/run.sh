@@ -307,7 +307,12 @@ for scenario in $SCENARIOS; do
     runs=$RUNS
     if [ "$scenario" = broadcast ]; then runs=$BROADCAST_RUNS; fi
     for run in $(seq "$runs"); do
-        for target in $targets; do
+        order=$targets
+        if [ "$scenario" = overhead ] && [ $((run % 2)) -eq 0 ]; then
+            # Every other pair in the other order, so neither side is always first.
+            order=$(echo $targets | tr ' ' '\n' | tac | tr '\n' ' ')
+        fi
+        for target in $order; do
             run_one "$target" "$scenario" "$run" "$runs"
         done
     done
