@@ -20,13 +20,19 @@
 
 use bytes::{Bytes, BytesMut};
 
-/// Frame opcodes.
-mod opcode {
+/// Frame opcodes (RFC 6455, section 5.2).
+pub mod opcode {
+    /// A continuation frame of a fragmented message.
     pub const CONTINUATION: u8 = 0x0;
+    /// A text frame.
     pub const TEXT: u8 = 0x1;
+    /// A binary frame.
     pub const BINARY: u8 = 0x2;
+    /// A close frame.
     pub const CLOSE: u8 = 0x8;
+    /// A ping.
     pub const PING: u8 = 0x9;
+    /// A pong.
     pub const PONG: u8 = 0xA;
 }
 

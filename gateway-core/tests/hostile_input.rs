@@ -5,17 +5,7 @@
 use bytes::{Bytes, BytesMut};
 use gateway_core::engineio::{decode_payload, Packet};
 use gateway_core::socketio::{AnyValue, Args, RawPacket};
-use gateway_core::websocket::{apply_mask, FrameReader, WsMessage};
-
-/// RFC 6455 opcodes.
-mod opcode {
-    pub const CONTINUATION: u8 = 0x0;
-    pub const TEXT: u8 = 0x1;
-    pub const BINARY: u8 = 0x2;
-    pub const CLOSE: u8 = 0x8;
-    pub const PING: u8 = 0x9;
-    pub const PONG: u8 = 0xA;
-}
+use gateway_core::websocket::{apply_mask, opcode, FrameReader, WsMessage};
 
 struct Rng(u64);
 
