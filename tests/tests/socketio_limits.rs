@@ -38,6 +38,25 @@ async fn empty_dynamic_children_are_dropped() {
     assert!(io.namespaces().iter().any(|n| n.name() == "/"));
 }
 
+/// A new-namespace hook that panics is logged; the client gets in, and the child is
+/// dropped once it leaves (nothing is left counted as connecting).
+#[tokio::test]
+async fn a_panicking_new_namespace_hook_leaves_nothing_behind() {
+    let io = SocketIo::builder().build();
+    io.dynamic(|name| name.starts_with("/room-"))
+        .on_new_namespace(|_ns| async move { panic!("hook failed") });
+    let addr = serve(&io).await;
+    let client = TestClient::connect(addr, "/socket.io/", "/room-1", None, "")
+        .await
+        .unwrap();
+    drop(client);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while io.namespaces().iter().any(|n| n.name() == "/room-1") {
+        assert!(tokio::time::Instant::now() < deadline, "the child stayed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn refused_connections_do_not_leave_dynamic_children_behind() {
     let io = SocketIo::builder().build();
@@ -226,8 +245,8 @@ async fn a_held_connection_outlives_its_ping_timeout() {
     for n in 0..10u64 {
         client.emit("work", &(n,)).unwrap();
     }
-    // Several ping intervals and timeouts with reading held.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Ping timeouts go by with reading held (the pong gets four more).
+    tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(work.seen.lock().unwrap().len(), 2);
     assert_eq!(io.connection_count(), 1, "the session is still there");
     work.gate.add_permits(11);
@@ -237,6 +256,31 @@ async fn a_held_connection_outlives_its_ping_timeout() {
     // Heartbeats go on normally once the handlers caught up.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(io.connection_count(), 1);
+}
+
+/// ... but not forever: with its handlers stuck, a client that does not answer is found out.
+#[tokio::test]
+async fn a_connection_held_for_good_still_times_out() {
+    let (io, work) = Work::serve_with(
+        SocketIo::builder()
+            .max_pending_handlers(2)
+            .ping_interval(Duration::from_millis(100))
+            .ping_timeout(Duration::from_millis(100)),
+    );
+    let addr = serve(&io).await;
+    let client = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
+    for n in 0..10u64 {
+        client.emit("work", &(n,)).unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while io.connection_count() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never timed out");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(work.seen.lock().unwrap().len(), 2);
+    work.gate.add_permits(2);
 }
 
 /// Over long-polling the same limit holds the POST's answer until the handlers finish,

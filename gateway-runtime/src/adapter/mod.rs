@@ -128,10 +128,12 @@ pub trait Adapter: Send + Sync + 'static {
         Ok(())
     }
     /// Sends a server-side event whose listeners answer; resolves to how many nodes will
-    /// answer. The answers (one value each) then arrive through `on_answer`.
+    /// answer. The answers (one value each) then arrive through `on_answer`, for up to
+    /// `timeout` (the adapter may forget the request after that).
     fn server_side_emit_with_ack(
         &self,
         _packet: &str,
+        _timeout: std::time::Duration,
         _on_answer: Arc<dyn Fn(gateway_core::socketio::Args) + Send + Sync>,
     ) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(async { Ok(0) })

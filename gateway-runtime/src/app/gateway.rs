@@ -178,7 +178,9 @@ pub trait Gateway: Send + Sync + Sized + 'static {
 
 /// Called once the gateway's namespace exists (NestJS's `afterInit`). For a gateway on a
 /// dynamic namespace (`namespace = regex(..)`), once for each child namespace, when it is
-/// created: its first clients wait until it is done.
+/// created: its first clients wait until it is done. A child is dropped when its last
+/// client leaves, so the same name can be initialised again later: tie what the hook
+/// starts to the namespace (or make it idempotent).
 pub trait OnGatewayInit: Send + Sync + 'static {
     /// Runs at application start (for a dynamic namespace: as each child is created).
     fn after_init(&self, server: &Namespace) -> impl Future<Output = Result<(), Exception>> + Send;

@@ -62,7 +62,8 @@ impl<C> Session<C> {
     /// busy machine; requests check the deadline too). Returns whether it timed out.
     pub(crate) fn check_heartbeat(&self) -> bool {
         let due = *self.pong_deadline.lock().unwrap_or_else(|e| e.into_inner());
-        if due.is_some_and(|d| tokio::time::Instant::now() >= d) {
+        // While reading is held, the heartbeat timer decides (see `Heartbeat::on_timer`).
+        if due.is_some_and(|d| tokio::time::Instant::now() >= d) && !self.socket.reading_held() {
             self.socket.close(CloseReason::PingTimeout);
         }
         self.socket.close_reason() == Some(CloseReason::PingTimeout)
@@ -176,11 +177,16 @@ impl<H: EngineHandler> EngineInner<H> {
 
 /// A session's heartbeat: when to ping next, whether a pong is awaited, and the deadline
 /// for the protocol on top to establish itself. Time is kept by the task that owns it.
+/// How many more ping timeouts a pong gets while the session's reading is held.
+const HELD_EXTENSIONS: u8 = 4;
+
 pub(crate) struct Heartbeat {
     interval: std::time::Duration,
     timeout: std::time::Duration,
     next_ping: tokio::time::Instant,
     pong_due: Option<tokio::time::Instant>,
+    /// Extensions given to the awaited pong while reading was held.
+    extended: u8,
 }
 
 impl Heartbeat {
@@ -191,6 +197,7 @@ impl Heartbeat {
             // The clock starts with the session, not when its task first runs.
             next_ping: session.opened + config.ping_interval,
             pong_due: None,
+            extended: 0,
         }
     }
 
@@ -207,6 +214,7 @@ impl Heartbeat {
     /// The awaited pong arrived: the next ping is an interval from now.
     pub(crate) fn pong_received(&mut self) {
         self.pong_due = None;
+        self.extended = 0;
         self.next_ping = tokio::time::Instant::now() + self.interval;
     }
 
@@ -221,11 +229,13 @@ impl Heartbeat {
         }
         match self.pong_due {
             // While reading is held (this server's handlers catching up), the pong may be
-            // among the messages left unread: not the client's fault, so it gets longer.
-            Some(due) if now >= due && socket.reading_held() => {
+            // among the messages left unread: not the client's fault, so it gets a few more
+            // timeouts (not endless ones: a dead client must still be found out).
+            Some(due) if now >= due && socket.reading_held() && self.extended < HELD_EXTENSIONS => {
                 let due = now + self.timeout;
                 session.set_pong_deadline(Some(due));
                 self.pong_due = Some(due);
+                self.extended += 1;
                 Ok(())
             }
             Some(due) if now >= due => {

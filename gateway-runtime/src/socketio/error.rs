@@ -118,6 +118,8 @@ pub enum AckError {
     Send(SendError),
     /// The other nodes of the cluster could not be asked (see the adapter's log).
     Cluster,
+    /// The arguments could not be encoded (to other server nodes: binary values included).
+    Encode,
 }
 
 impl fmt::Display for AckError {
@@ -127,6 +129,7 @@ impl fmt::Display for AckError {
             Self::Disconnected => f.write_str("socket disconnected before acknowledging"),
             Self::Send(e) => e.fmt(f),
             Self::Cluster => f.write_str("the other nodes of the cluster could not be reached"),
+            Self::Encode => f.write_str("the arguments could not be encoded"),
         }
     }
 }

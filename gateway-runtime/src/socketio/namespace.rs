@@ -104,7 +104,12 @@ impl NamespaceInner {
                     .on_new_namespace
                     .clone();
                 for hook in hooks.iter() {
-                    hook(Namespace(self.clone())).await;
+                    // A panicking hook is logged; the namespace goes on (its clients are
+                    // not left half-connected).
+                    let run = std::panic::AssertUnwindSafe(hook(Namespace(self.clone())));
+                    if futures_util::FutureExt::catch_unwind(run).await.is_err() {
+                        tracing::error!(nsp = %self.name, "a new-namespace hook panicked");
+                    }
                 }
             })
             .await;

@@ -138,7 +138,7 @@ impl BroadcastOperator {
         let id = self.ns.next_ack_id();
         let packet = Encoder::event(&self.ns.name, Some(id), event, args).map_err(|_| {
             BroadcastAckError {
-                error: AckError::Send(crate::engine::SendError::Closed),
+                error: AckError::Encode,
                 responses: Vec::new(),
             }
         })?;

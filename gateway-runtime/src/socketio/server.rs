@@ -378,7 +378,8 @@ impl DynamicNamespace {
 
     /// Runs `hook` for each child namespace when it is created, before the middleware of
     /// its first client (socket.io's `new_namespace` event, for this matcher's children).
-    /// Clients connecting meanwhile wait for it.
+    /// Clients connecting meanwhile wait for it. An empty child is dropped, so a name can
+    /// be created (and hooked) again.
     pub fn on_new_namespace<F, Fut>(&self, hook: F) -> &Self
     where
         F: Fn(super::Namespace) -> Fut + Send + Sync + 'static,

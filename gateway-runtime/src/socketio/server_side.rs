@@ -96,14 +96,16 @@ impl Namespace {
         };
         let packet = packet(event, args).map_err(|e| match e {
             EmitError::Send(e) => failed(AckError::Send(e)),
-            EmitError::Encode(_) => failed(AckError::Send(crate::engine::SendError::Closed)),
+            EmitError::Encode(_) => failed(AckError::Encode),
         })?;
         let deadline = tokio::time::Instant::now() + timeout;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let on_answer: Arc<dyn Fn(Args) + Send + Sync> = Arc::new(move |args| {
             let _ = tx.send(args);
         });
-        let request = self.adapter().server_side_emit_with_ack(&packet, on_answer);
+        let request = self
+            .adapter()
+            .server_side_emit_with_ack(&packet, timeout, on_answer);
         let expected = match tokio::time::timeout_at(deadline, request).await {
             Ok(Ok(n)) => n,
             Ok(Err(e)) => {
@@ -129,7 +131,8 @@ impl Namespace {
 
     /// Sets the listener of server-side event `event` (one per event: a new one replaces
     /// it), called when another node sends it; `ack` is there when that node waits for
-    /// an answer.
+    /// an answer. It runs on the adapter's task, like socket.io's listeners in order of
+    /// arrival: keep its synchronous part short (spawn long work).
     ///
     /// ```no_run
     /// # use gateway_runtime::socketio::SocketIo;

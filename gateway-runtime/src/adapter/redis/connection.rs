@@ -240,23 +240,23 @@ impl Driver {
         pattern: &str,
     ) {
         {
+            // Queued under the routes lock: subscriptions and their undoing (`unregister`)
+            // reach Redis in the order the routes changed.
             let mut routes = self
                 .shared
                 .routes
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
             routes.patterns.insert(pattern.to_owned(), listener.clone());
-            for channel in channels {
-                routes.channels.insert(channel.clone(), listener.clone());
-            }
-        }
-        let _ = self
-            .subscribe_tx
-            .send(Subscription::Pattern(pattern.to_owned()));
-        for channel in channels {
             let _ = self
                 .subscribe_tx
-                .send(Subscription::Channel(channel.clone()));
+                .send(Subscription::Pattern(pattern.to_owned()));
+            for channel in channels {
+                routes.channels.insert(channel.clone(), listener.clone());
+                let _ = self
+                    .subscribe_tx
+                    .send(Subscription::Channel(channel.clone()));
+            }
         }
         self.ensure_started();
     }
@@ -269,29 +269,27 @@ impl Driver {
         channels: &[String],
         pattern: &str,
     ) {
-        let mut dropped = Vec::with_capacity(channels.len() + 1);
-        {
-            let mut routes = self
-                .shared
-                .routes
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            let ours = |route: Option<&Weak<dyn Listener>>| {
-                route.is_some_and(|route| Weak::ptr_eq(route, listener))
-            };
-            if ours(routes.patterns.get(pattern)) {
-                routes.patterns.remove(pattern);
-                dropped.push(Subscription::DropPattern(pattern.to_owned()));
-            }
-            for channel in channels {
-                if ours(routes.channels.get(channel)) {
-                    routes.channels.remove(channel);
-                    dropped.push(Subscription::DropChannel(channel.clone()));
-                }
-            }
+        let mut routes = self
+            .shared
+            .routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let ours = |route: Option<&Weak<dyn Listener>>| {
+            route.is_some_and(|route| Weak::ptr_eq(route, listener))
+        };
+        if ours(routes.patterns.get(pattern)) {
+            routes.patterns.remove(pattern);
+            let _ = self
+                .subscribe_tx
+                .send(Subscription::DropPattern(pattern.to_owned()));
         }
-        for subscription in dropped {
-            let _ = self.subscribe_tx.send(subscription);
+        for channel in channels {
+            if ours(routes.channels.get(channel)) {
+                routes.channels.remove(channel);
+                let _ = self
+                    .subscribe_tx
+                    .send(Subscription::DropChannel(channel.clone()));
+            }
         }
     }
 

@@ -524,8 +524,7 @@ impl Adapter for RedisAdapter {
         ]));
     }
 
-    /// `PUBSUB NUMSUB` of the request channel: every node subscribes to it once per
-    /// namespace. Fails while Redis is unreachable.
+    /// A `SERVER_SIDE_EMIT` request, as the official adapter sends it (JSON).
     fn server_side_emit(&self, packet: &str) -> Result<(), AdapterError> {
         let data = wire::json_to_value(packet, &[]).map_err(|e| AdapterError(e.to_string()))?;
         let request = wire::map([
@@ -541,12 +540,19 @@ impl Adapter for RedisAdapter {
     fn server_side_emit_with_ack(
         &self,
         packet: &str,
+        timeout: Duration,
         on_answer: Arc<dyn Fn(Args) + Send + Sync>,
     ) -> BoxFuture<'_, Result<usize, AdapterError>> {
         let data = wire::json_to_value(packet, &[]).map_err(|e| AdapterError(e.to_string()));
-        Box::pin(async move { self.core.server_side_emit_with_ack(data?, on_answer).await })
+        Box::pin(async move {
+            self.core
+                .server_side_emit_with_ack(data?, timeout, on_answer)
+                .await
+        })
     }
 
+    /// `PUBSUB NUMSUB` of the request channel: every node subscribes to it once per
+    /// namespace. Fails while Redis is unreachable.
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(async move { self.core.driver.numsub(&self.core.request_channel).await })
     }

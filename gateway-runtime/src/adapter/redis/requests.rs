@@ -37,9 +37,11 @@ impl AckRequest {
     }
 }
 
-/// A server-side event sent by this node whose answers are awaited.
+/// A server-side event sent by this node whose answers are awaited: forgotten once every
+/// node answered or its waiter's timeout passed.
 pub(crate) struct ServerSideRequest {
     on_answer: Arc<dyn Fn(Args) + Send + Sync>,
+    missing: usize,
     expires: Instant,
 }
 
@@ -358,10 +360,20 @@ impl Core {
         };
         let kind = wire::get_u64(&response, "type");
         if kind == Some(request_type::SERVER_SIDE_EMIT) {
-            let on_answer = self
-                .server_side_lock()
-                .get(request_id)
-                .map(|r| r.on_answer.clone());
+            let on_answer = {
+                let mut requests = self.server_side_lock();
+                let now = Instant::now();
+                requests.retain(|_, r| r.expires > now);
+                let request = requests.get_mut(request_id);
+                let on_answer = request.map(|r| {
+                    r.missing = r.missing.saturating_sub(1);
+                    (r.on_answer.clone(), r.missing == 0)
+                });
+                if let Some((_, true)) = on_answer {
+                    requests.remove(request_id);
+                }
+                on_answer.map(|(f, _)| f)
+            };
             if let Some(on_answer) = on_answer {
                 let data = wire::get(&response, "data").cloned().unwrap_or(Value::Nil);
                 on_answer(wire::ack_args(&data));
@@ -483,11 +495,12 @@ impl Core {
     }
 
     /// Sends a server-side event that waits for answers (`data`: `[event, ...args]`);
-    /// resolves to the number of other nodes, whose answers then reach `on_answer`. The
-    /// request is forgotten once the requests timeout has passed twice.
+    /// resolves to the number of other nodes, whose answers then reach `on_answer` until
+    /// all came or `timeout` passed.
     pub(super) async fn server_side_emit_with_ack(
         &self,
         data: Value,
+        timeout: std::time::Duration,
         on_answer: Arc<dyn Fn(Args) + Send + Sync>,
     ) -> Result<usize, AdapterError> {
         let nodes = self.driver.numsub(&self.request_channel).await?;
@@ -504,7 +517,8 @@ impl Core {
                 request_id.clone(),
                 ServerSideRequest {
                     on_answer,
-                    expires: now + self.config.requests_timeout * 2,
+                    missing: expected,
+                    expires: now + timeout,
                 },
             );
         }
