@@ -680,7 +680,7 @@ async fn server_side_events_reach_the_other_nodes_and_come_back_answered() {
     let (seen_tx, mut seen) = mpsc::unbounded_channel::<(String, Vec<Value>)>();
     for (name, node) in [("a", &a), ("b", &b), ("c", &c)] {
         let seen_tx = seen_tx.clone();
-        node.io.of("/").on_server_side("hello", move |args, ack| {
+        node.io.on_server_side("hello", move |args, ack| {
             let seen_tx = seen_tx.clone();
             async move {
                 let values: Vec<Value> = (0..args.len()).map(|i| args.get(i).unwrap()).collect();

@@ -274,6 +274,38 @@ impl SocketIo {
         self.inner.of(name)
     }
 
+    /// [`Namespace::server_side_emit`] on the main namespace `/` (socket.io's
+    /// `io.serverSideEmit`).
+    pub fn server_side_emit(
+        &self,
+        event: &str,
+        args: &(impl super::ArgList + ?Sized),
+    ) -> Result<(), super::ServerSideEmitError> {
+        self.of("/").server_side_emit(event, args)
+    }
+
+    /// [`Namespace::server_side_emit_with_ack`] on the main namespace `/`.
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: &(impl super::ArgList + ?Sized),
+        timeout: Duration,
+    ) -> Result<Vec<super::Args>, super::BroadcastAckError> {
+        self.of("/")
+            .server_side_emit_with_ack(event, args, timeout)
+            .await
+    }
+
+    /// [`Namespace::on_server_side`] on the main namespace `/` (socket.io's `io.on(event)`
+    /// for events from other servers).
+    pub fn on_server_side<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(super::Args, Option<super::ServerSideAck>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.of("/").on_server_side(event, handler);
+    }
+
     /// Declares dynamic namespaces: any name accepted by `matcher` is created when a
     /// client first connects to it, with the hooks added to the returned [`DynamicNamespace`].
     pub fn dynamic(

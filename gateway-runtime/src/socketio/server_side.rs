@@ -196,5 +196,13 @@ mod tests {
             .await
             .unwrap();
         assert!(answers.is_empty());
+        // The same through the server handle (namespace `/`).
+        io.on_server_side("hello", |_args, _ack| async move {});
+        io.server_side_emit("hello", &(1,)).unwrap();
+        let answers = io
+            .server_side_emit_with_ack("hello", &(), Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert!(answers.is_empty());
     }
 }
