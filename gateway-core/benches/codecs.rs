@@ -12,6 +12,10 @@ use divan::{black_box, Bencher};
 use gateway_core::engineio::{decode_payload, Packet, PayloadEncoder};
 use gateway_core::socketio::{AnyValue, Args, Encoder, RawPacket};
 
+/// Counts allocations too: divan prints them per iteration next to the times.
+#[global_allocator]
+static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
+
 fn main() {
     divan::main();
 }

@@ -17,6 +17,10 @@ use gateway_runtime::prelude::*;
 use http::{Method, Request};
 use tower_service::Service;
 
+/// Counts allocations too: divan prints them per iteration next to the times.
+#[global_allocator]
+static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
+
 fn main() {
     divan::main();
 }
