@@ -228,10 +228,9 @@ async fn pending_handlers_are_bounded_and_nothing_is_dropped() {
     work.wait_done(51).await;
 }
 
-/// While reading is held, the client's pongs wait unread with its other messages: the
-/// session must not end for a ping timeout that is the server's own slowness.
-#[tokio::test]
-async fn a_held_connection_outlives_its_ping_timeout() {
+/// A connection with 100 ms heartbeats whose reading is held: 10 events sent, 2 handlers
+/// waiting (the limit), the rest unread.
+async fn held_connection() -> (SocketIo, Arc<Work>, TestClient) {
     let (io, work) = Work::serve_with(
         SocketIo::builder()
             .max_pending_handlers(2)
@@ -245,6 +244,14 @@ async fn a_held_connection_outlives_its_ping_timeout() {
     for n in 0..10u64 {
         client.emit("work", &(n,)).unwrap();
     }
+    (io, work, client)
+}
+
+/// While reading is held, the client's pongs wait unread with its other messages: the
+/// session must not end for a ping timeout that is the server's own slowness.
+#[tokio::test]
+async fn a_held_connection_outlives_its_ping_timeout() {
+    let (io, work, client) = held_connection().await;
     // Ping timeouts go by with reading held (the pong gets four more).
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(work.seen.lock().unwrap().len(), 2);
@@ -261,19 +268,7 @@ async fn a_held_connection_outlives_its_ping_timeout() {
 /// ... but not forever: with its handlers stuck, a client that does not answer is found out.
 #[tokio::test]
 async fn a_connection_held_for_good_still_times_out() {
-    let (io, work) = Work::serve_with(
-        SocketIo::builder()
-            .max_pending_handlers(2)
-            .ping_interval(Duration::from_millis(100))
-            .ping_timeout(Duration::from_millis(100)),
-    );
-    let addr = serve(&io).await;
-    let client = TestClient::connect(addr, "/socket.io/", "/", None, "")
-        .await
-        .unwrap();
-    for n in 0..10u64 {
-        client.emit("work", &(n,)).unwrap();
-    }
+    let (io, work, _client) = held_connection().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while io.connection_count() > 0 {
         assert!(tokio::time::Instant::now() < deadline, "never timed out");

@@ -132,6 +132,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn routes_mut(&self) -> std::sync::RwLockWriteGuard<'_, Routes> {
+        self.routes.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn subscriptions(&self) -> Vec<Subscription> {
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         routes
@@ -242,11 +246,7 @@ impl Driver {
         {
             // Queued under the routes lock: subscriptions and their undoing (`unregister`)
             // reach Redis in the order the routes changed.
-            let mut routes = self
-                .shared
-                .routes
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut routes = self.shared.routes_mut();
             routes.patterns.insert(pattern.to_owned(), listener.clone());
             let _ = self
                 .subscribe_tx
@@ -269,11 +269,7 @@ impl Driver {
         channels: &[String],
         pattern: &str,
     ) {
-        let mut routes = self
-            .shared
-            .routes
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut routes = self.shared.routes_mut();
         let ours = |route: Option<&Weak<dyn Listener>>| {
             route.is_some_and(|route| Weak::ptr_eq(route, listener))
         };
