@@ -175,11 +175,11 @@ impl<H: EngineHandler> EngineInner<H> {
     }
 }
 
-/// A session's heartbeat: when to ping next, whether a pong is awaited, and the deadline
-/// for the protocol on top to establish itself. Time is kept by the task that owns it.
 /// How many more ping timeouts a pong gets while the session's reading is held.
 const HELD_EXTENSIONS: u8 = 4;
 
+/// A session's heartbeat: when to ping next, whether a pong is awaited, and the deadline
+/// for the protocol on top to establish itself. Time is kept by the task that owns it.
 pub(crate) struct Heartbeat {
     interval: std::time::Duration,
     timeout: std::time::Duration,

@@ -44,6 +44,18 @@ impl Hooks {
     pub(crate) fn add_connection_handler(&mut self, handler: ConnectionHandler) {
         Arc::make_mut(&mut self.on_connection).push(handler);
     }
+
+    pub(crate) fn set_server_side(
+        &mut self,
+        event: String,
+        handler: super::server_side::ServerSideHandler,
+    ) {
+        Arc::make_mut(&mut self.server_side).insert(event, handler);
+    }
+
+    pub(crate) fn add_new_namespace_hook(&mut self, hook: NamespaceHook) {
+        Arc::make_mut(&mut self.on_new_namespace).push(hook);
+    }
 }
 
 pub(crate) struct NamespaceInner {
@@ -225,8 +237,11 @@ impl Namespace {
         event: String,
         handler: super::server_side::ServerSideHandler,
     ) {
-        let mut hooks = self.0.hooks.write().unwrap_or_else(|e| e.into_inner());
-        Arc::make_mut(&mut hooks.server_side).insert(event, handler);
+        self.0
+            .hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_server_side(event, handler);
     }
 
     /// Sets the handler for events without a socket-level listener.

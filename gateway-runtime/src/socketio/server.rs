@@ -418,8 +418,10 @@ impl DynamicNamespace {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let hook: super::namespace::NamespaceHook = Arc::new(move |ns| Box::pin(hook(ns)));
-        let mut hooks = self.hooks.write().unwrap_or_else(|e| e.into_inner());
-        Arc::make_mut(&mut hooks.on_new_namespace).push(hook);
+        self.hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_new_namespace_hook(hook);
         self
     }
 
@@ -432,8 +434,10 @@ impl DynamicNamespace {
     {
         let handler: super::server_side::ServerSideHandler =
             Arc::new(move |args, ack| Box::pin(handler(args, ack)));
-        let mut hooks = self.hooks.write().unwrap_or_else(|e| e.into_inner());
-        Arc::make_mut(&mut hooks.server_side).insert(event.into(), handler);
+        self.hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_server_side(event.into(), handler);
         self
     }
 
