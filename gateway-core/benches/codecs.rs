@@ -10,7 +10,7 @@ use bytes::Bytes;
 use divan::counter::BytesCount;
 use divan::{black_box, Bencher};
 use gateway_core::engineio::{decode_payload, Packet, PayloadEncoder};
-use gateway_core::socketio::{AnyValue, Args, Encoder, RawPacket};
+use gateway_core::socketio::{AnyValue, Args, Encoder, Payload, RawPacket};
 
 /// Counts allocations too: divan prints them per iteration next to the times.
 #[global_allocator]
@@ -146,7 +146,18 @@ mod socketio_decode {
 
     #[divan::bench]
     fn small_event_to_any_value(bencher: Bencher) {
-        // The echo handler of bench_server takes its argument as an AnyValue.
+        // The echo handler of bench_server takes its argument as an AnyValue, which the
+        // direct JSON reader builds.
+        bencher.counter(BytesCount::of_str(SMALL_EVENT)).bench(|| {
+            decode_event_once(black_box(SMALL_EVENT))
+                .get_any(0)
+                .unwrap()
+        });
+    }
+
+    /// The same value through serde's visitor (what a nested `AnyValue` field costs).
+    #[divan::bench]
+    fn small_event_to_any_value_via_serde(bencher: Bencher) {
         bencher.counter(BytesCount::of_str(SMALL_EVENT)).bench(|| {
             decode_event_once(black_box(SMALL_EVENT))
                 .get::<AnyValue>(0)
@@ -172,6 +183,14 @@ mod socketio_decode {
 
     #[divan::bench]
     fn large_event_to_any_value(bencher: Bencher) {
+        let text = large_event_text();
+        bencher
+            .counter(BytesCount::of_str(&text))
+            .bench(|| decode_event_once(black_box(&text)).get_any(0).unwrap());
+    }
+
+    #[divan::bench]
+    fn large_event_to_any_value_via_serde(bencher: Bencher) {
         let text = large_event_text();
         bencher.counter(BytesCount::of_str(&text)).bench(|| {
             decode_event_once(black_box(&text))
@@ -225,10 +244,20 @@ mod socketio_encode {
             .bench(|| Encoder::event("/", None, "bcast", black_box(&(&value,))).unwrap());
     }
 
-    /// The echo acknowledgement (`43<id>[<value>]`).
+    /// The echo acknowledgement (`43<id>[<value>]`) as bench_server writes it: the
+    /// direct JSON writer, then the header in front of the value.
     #[divan::bench]
     fn echo_ack(bencher: Bencher) {
-        let value: AnyValue = decode_event_once(SMALL_EVENT).get(0).unwrap();
+        let value: AnyValue = decode_event_once(SMALL_EVENT).get_any(0).unwrap();
+        bencher.bench(|| {
+            Encoder::ack_in_place("/", 42, Payload::from_any(black_box(&value))).unwrap()
+        });
+    }
+
+    /// The same acknowledgement through serde's serializer.
+    #[divan::bench]
+    fn echo_ack_via_serde(bencher: Bencher) {
+        let value: AnyValue = decode_event_once(SMALL_EVENT).get_any(0).unwrap();
         bencher.bench(|| Encoder::ack("/", 42, black_box(&(&value,))).unwrap());
     }
 }

@@ -248,7 +248,18 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
     let map = if is_result(&method.sig.output) {
         quote!(#p::reply_result(__ret))
     } else {
-        quote!(#p::IntoReply::into_reply(__ret))
+        // An `AnyValue` is written by the direct JSON writer; the assertion comes first
+        // so that a type that cannot be returned is reported at the return type.
+        let span = match &method.sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => name.span(),
+        };
+        quote_spanned! {span=> {
+            #p::assert_reply(&__ret);
+            #[allow(unused_imports)]
+            use #p::{ReplyAny as _, ReplyOther as _};
+            (&&#p::ReplyProbe::new(__ret)).reply()
+        }}
     };
     let enhancers = declared.enhancers_expr();
     let metadata = declared.metadata_expr();

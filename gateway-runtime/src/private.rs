@@ -1,6 +1,7 @@
 //! Paths used by the code the macros generate. Not a public API.
 #![allow(missing_docs, missing_debug_implementations)]
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -18,7 +19,9 @@ pub use crate::app::{
     HandlerRegistration, Hooks, Injectable, Interceptor, IntoReply, Invocation, NamespaceSpec,
     OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, Pipe, Reply, WsException,
 };
-pub use crate::socketio::{AckSender, DisconnectReason, Handshake, Namespace, Socket, SocketIo};
+pub use crate::socketio::{
+    AckSender, AnyValue, DisconnectReason, Handshake, Namespace, Socket, SocketIo,
+};
 
 pub type AnyArc = Arc<dyn Any + Send + Sync>;
 
@@ -125,6 +128,35 @@ impl<'a, T> ValidateNo<'a> for ValidateProbe<'a, T> {
         None
     }
 }
+
+/// A handler's return value: an `AnyValue` is written by the direct JSON writer, anything
+/// else goes through [`IntoReply`]. Called as `(&&ReplyProbe::new(v)).reply()`.
+pub struct ReplyProbe<T>(Cell<Option<T>>);
+impl<T> ReplyProbe<T> {
+    pub fn new(value: T) -> Self {
+        ReplyProbe(Cell::new(Some(value)))
+    }
+}
+pub trait ReplyAny {
+    fn reply(&self) -> Result<Reply, Exception>;
+}
+impl ReplyAny for &ReplyProbe<AnyValue> {
+    fn reply(&self) -> Result<Reply, Exception> {
+        Ok(crate::app::any_reply(&self.0.take().unwrap_or_default()))
+    }
+}
+pub trait ReplyOther {
+    fn reply(&self) -> Result<Reply, Exception>;
+}
+impl<T: IntoReply> ReplyOther for ReplyProbe<T> {
+    fn reply(&self) -> Result<Reply, Exception> {
+        match self.0.take() {
+            Some(value) => value.into_reply(),
+            None => Ok(Reply::None),
+        }
+    }
+}
+pub fn assert_reply<T: IntoReply>(_: &T) {}
 
 pub struct HookProbe<G>(PhantomData<G>);
 impl<G> HookProbe<G> {

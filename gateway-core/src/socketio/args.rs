@@ -4,6 +4,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::binary;
+use super::AnyValue;
 use super::ParseError;
 
 const RESERVED: [&str; 6] = [
@@ -172,6 +173,33 @@ impl Args {
     pub fn get<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
         let raw = self.raw(i).unwrap_or("null");
         binary::with_decode_attachments(&self.attachments, || serde_json::from_str(raw))
+    }
+
+    /// Argument `i` as an [`AnyValue`] (a missing argument reads as `Null`): the same value
+    /// as `get::<AnyValue>(i)`, read straight from the JSON text without serde's visitor.
+    ///
+    /// ```
+    /// use gateway_core::socketio::{AnyValue, Args};
+    /// let args = Args::parse_event(r#"["move",{"x":1}]"#.into()).unwrap();
+    /// let value = args.get_any(0).unwrap();
+    /// assert_eq!(value.get("x"), Some(&AnyValue::Number(1.into())));
+    /// assert_eq!(value, args.get::<AnyValue>(0).unwrap());
+    /// assert_eq!(args.get_any(1).unwrap(), AnyValue::Null);
+    /// ```
+    pub fn get_any(&self, i: usize) -> Result<AnyValue, serde_json::Error> {
+        match self.raw(i) {
+            Some(raw) => super::value_json::parse(raw, &self.attachments),
+            None => Ok(AnyValue::Null),
+        }
+    }
+
+    /// All arguments as one [`AnyValue::Array`]: the same value as
+    /// `get_all::<AnyValue>()`.
+    pub fn get_all_any(&self) -> Result<AnyValue, serde_json::Error> {
+        (0..self.len())
+            .map(|i| self.get_any(i))
+            .collect::<Result<_, _>>()
+            .map(AnyValue::Array)
     }
 
     /// Deserializes all arguments as one JSON array into `T` (a tuple or a `Vec`).

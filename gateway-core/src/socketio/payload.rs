@@ -36,6 +36,22 @@ impl Payload {
         Ok(Self { buf, attachments })
     }
 
+    /// Writes an [`AnyValue`] (binary values become attachments): the same payload as
+    /// `from_serialize`, written without serde's serializer, and infallible.
+    ///
+    /// ```
+    /// use gateway_core::socketio::{AnyValue, Payload};
+    /// let value = AnyValue::String("hé\"llo".into());
+    /// assert_eq!(Payload::from_any(&value), Payload::from_serialize(&value).unwrap());
+    /// ```
+    pub fn from_any(value: &AnyValue) -> Self {
+        let mut buf = Vec::with_capacity(128);
+        buf.resize(HEADROOM, b' ');
+        let mut attachments = Vec::new();
+        super::value_json::write(value, &mut buf, &mut attachments);
+        Self { buf, attachments }
+    }
+
     /// The JSON text (binary values appear as placeholders).
     pub fn json(&self) -> &str {
         // Always UTF-8: serde_json wrote it.
@@ -66,7 +82,7 @@ impl Payload {
             return AnyValue::Null;
         };
         args.set_attachments(self.attachments.clone());
-        args.get(0).unwrap_or_default()
+        args.get_any(0).unwrap_or_default()
     }
 
     /// The buffer (with its reserved room) and the attachments.

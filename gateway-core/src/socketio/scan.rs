@@ -251,7 +251,7 @@ const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// The high bit of each byte of `x` (little-endian order) that is `"`, `\`, below 0x20
 /// or above 0x7f; exact up to the first one (bits above it may be spurious).
-fn special_bytes(x: u64) -> u64 {
+pub(crate) fn special_bytes(x: u64) -> u64 {
     let quote = x ^ (ONES * u64::from(b'"'));
     let backslash = x ^ (ONES * u64::from(b'\\'));
     let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;

@@ -1,6 +1,7 @@
 //! Running a message through guards → interceptors → pipes → handler → result mapping,
 //! with exception filters on every error and panic.
 
+use std::any::{Any, TypeId};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +17,7 @@ use super::enhancers::{
 use super::exception::{Exception, WsException};
 use super::gateway::{BoundHandler, Invocation};
 use super::reply::Reply;
-use crate::socketio::{AckSender, Args, Socket};
+use crate::socketio::{AckSender, AnyValue, Args, Socket};
 
 /// How generated code exposes a body as `validator::Validate` (when its type implements it).
 pub type ValidateFn<T> = fn(&T) -> Option<&dyn validator::Validate>;
@@ -190,7 +191,7 @@ pub(crate) async fn handle_exception(
 
 /// Extracts the message body (or one of its fields), running the pipes. Used by the code
 /// `#[subscribe_message]` generates.
-pub fn extract<T: DeserializeOwned>(
+pub fn extract<T: DeserializeOwned + 'static>(
     inv: &Invocation,
     meta: ArgumentMetadata,
     validate: Option<ValidateFn<T>>,
@@ -199,10 +200,12 @@ pub fn extract<T: DeserializeOwned>(
     let transforming = inv.pipes.iter().any(|p| p.transforms());
     let value: T = if meta.field.is_none() && !transforming {
         // Straight from the received bytes into the handler's type.
-        match args.len() {
-            0 => args.get(0),
-            1 => args.get(0),
-            _ => args.get_all(),
+        match any_body(args) {
+            Some(value) => value,
+            None => match args.len() {
+                0 | 1 => args.get(0),
+                _ => args.get_all(),
+            },
         }
         .map_err(|e| bad_body(&meta, e))?
     } else {
@@ -232,6 +235,21 @@ pub fn extract<T: DeserializeOwned>(
 }
 
 /// Deserializes a transformed single argument, keeping binary attachments resolvable.
+/// An [`AnyValue`] body, read by the direct JSON reader rather than through serde's
+/// visitor (the same value, built faster); `None` for any other type.
+fn any_body<T: 'static>(args: &Args) -> Option<Result<T, serde_json::Error>> {
+    if TypeId::of::<T>() != TypeId::of::<AnyValue>() {
+        return None;
+    }
+    let mut value = Some(match args.len() {
+        0 | 1 => args.get_any(0),
+        _ => args.get_all_any(),
+    });
+    (&mut value as &mut dyn Any)
+        .downcast_mut::<Option<Result<T, serde_json::Error>>>()?
+        .take()
+}
+
 fn args_single_with<T: DeserializeOwned>(args: &Args, json: Value) -> Result<T, serde_json::Error> {
     let text = serde_json::to_string(&json)?;
     let mut wrapped = Args::parse_ack(format!("[{text}]").into_bytes().into()).map_err(|_| {

@@ -6,7 +6,7 @@ use futures_util::Stream;
 use serde::Serialize;
 
 use super::exception::Exception;
-use crate::socketio::Payload;
+use crate::socketio::{AnyValue, Payload};
 
 /// The outcome of a handler, after result mapping.
 pub enum Reply {
@@ -96,6 +96,17 @@ impl<T: Serialize> IntoReply for T {
     }
 }
 
+/// The reply for an [`AnyValue`]: what `into_reply` gives, written by the direct JSON
+/// writer (used by the code `#[subscribe_message]` generates).
+pub fn any_reply(value: &AnyValue) -> Reply {
+    let payload = Payload::from_any(value);
+    if payload.is_null() {
+        Reply::None
+    } else {
+        Reply::Value(payload)
+    }
+}
+
 impl<T: Serialize> IntoReply for WsResponse<T> {
     fn into_reply(self) -> Result<Reply, Exception> {
         let data =
@@ -128,5 +139,32 @@ where
             std::future::ready(data)
         });
         Ok(Reply::Stream(Box::pin(mapped)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// The direct writer's reply is the one `into_reply` gives, `null` included.
+    #[test]
+    fn any_reply_matches_into_reply() {
+        let values = [
+            AnyValue::Null,
+            AnyValue::Number(0.into()),
+            AnyValue::String(String::new()),
+            AnyValue::Array(vec![
+                AnyValue::String("a\"b".into()),
+                AnyValue::Binary(Bytes::from_static(b"\x01")),
+            ]),
+        ];
+        for value in values {
+            match (any_reply(&value), value.clone().into_reply().unwrap()) {
+                (Reply::None, Reply::None) => assert_eq!(value, AnyValue::Null),
+                (Reply::Value(ours), Reply::Value(theirs)) => assert_eq!(ours, theirs),
+                (ours, theirs) => panic!("{value:?}: {ours:?} / {theirs:?}"),
+            }
+        }
     }
 }

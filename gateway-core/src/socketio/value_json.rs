@@ -1,0 +1,696 @@
+//! Reads JSON text straight into an [`AnyValue`], with no serde visitor in between.
+//!
+//! It accepts exactly what `serde_json` accepts for an `AnyValue` (RFC 8259, nesting up
+//! to 127 levels, no lone surrogates in `\u` escapes, numbers that fit an `f64`) and
+//! gives the same values, binary placeholders included. Numbers with a fraction or an
+//! exponent are read with the standard library's correctly rounded parser.
+
+use bytes::Bytes;
+use serde::de::Error as _;
+
+use super::scan::special_bytes;
+use super::{AnyMap, AnyValue};
+
+/// Deepest nesting of arrays and objects read (`serde_json`'s limit).
+const MAX_DEPTH: u32 = 127;
+
+/// Reads `input` (one JSON value, whitespace around it allowed). A binary placeholder
+/// `{"_placeholder":true,"num":n}` becomes `attachments[n]`; without that attachment it
+/// stays a plain object.
+pub(crate) fn parse(input: &str, attachments: &[Bytes]) -> Result<AnyValue> {
+    let mut p = Parser {
+        text: input,
+        bytes: input.as_bytes(),
+        pos: 0,
+        depth: 0,
+        attachments,
+    };
+    p.ws();
+    let value = p.value()?;
+    p.ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.error("trailing characters"));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: u32,
+    attachments: &'a [Bytes],
+}
+
+type Result<T> = std::result::Result<T, serde_json::Error>;
+
+impl Parser<'_> {
+    fn error(&self, what: &str) -> serde_json::Error {
+        serde_json::Error::custom(format_args!("{what} at byte {}", self.pos))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Result<u8> {
+        let c = self
+            .peek()
+            .ok_or_else(|| self.error("EOF while parsing a value"))?;
+        self.pos += 1;
+        Ok(c)
+    }
+
+    fn expect(&mut self, c: u8, what: &str) -> Result<()> {
+        if self.next()? == c {
+            Ok(())
+        } else {
+            self.pos -= 1;
+            Err(self.error(what))
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self) -> Result<AnyValue> {
+        match self.next()? {
+            b'"' => self.string().map(AnyValue::String),
+            b'{' => self.nested(Self::object),
+            b'[' => self.nested(Self::array),
+            b't' => self.literal("rue", AnyValue::Bool(true)),
+            b'f' => self.literal("alse", AnyValue::Bool(false)),
+            b'n' => self.literal("ull", AnyValue::Null),
+            c @ (b'-' | b'0'..=b'9') => self.number(c),
+            _ => {
+                self.pos -= 1;
+                Err(self.error("expected value"))
+            }
+        }
+    }
+
+    fn nested(&mut self, read: fn(&mut Self) -> Result<AnyValue>) -> Result<AnyValue> {
+        if self.depth == MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        self.depth += 1;
+        let value = read(self);
+        self.depth -= 1;
+        value
+    }
+
+    fn literal(&mut self, rest: &str, value: AnyValue) -> Result<AnyValue> {
+        if self.bytes[self.pos..].starts_with(rest.as_bytes()) {
+            self.pos += rest.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected value"))
+        }
+    }
+
+    /// The rest of an array whose `[` was read.
+    fn array(&mut self) -> Result<AnyValue> {
+        let mut items = Vec::new();
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(AnyValue::Array(items));
+        }
+        loop {
+            items.push(self.value()?);
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b']' => return Ok(AnyValue::Array(items)),
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.error("expected `,` or `]`"));
+                }
+            }
+        }
+    }
+
+    /// The rest of an object whose `{` was read.
+    fn object(&mut self) -> Result<AnyValue> {
+        let mut map = AnyMap::new();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(AnyValue::Object(map));
+        }
+        loop {
+            self.expect(b'"', "key must be a string")?;
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':', "expected `:`")?;
+            self.ws();
+            let value = self.value()?;
+            map.insert(key, value);
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => break,
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.error("expected `,` or `}`"));
+                }
+            }
+        }
+        self.placeholder(map)
+    }
+
+    /// A binary placeholder naming one of the attachments becomes that attachment.
+    fn placeholder(&self, map: AnyMap) -> Result<AnyValue> {
+        if map.len() == 2 && map.get("_placeholder") == Some(&AnyValue::Bool(true)) {
+            if let Some(AnyValue::Number(n)) = map.get("num") {
+                let num = n
+                    .as_u64()
+                    .ok_or_else(|| self.error("invalid placeholder"))?;
+                if let Some(bytes) = usize::try_from(num)
+                    .ok()
+                    .and_then(|i| self.attachments.get(i))
+                {
+                    return Ok(AnyValue::Binary(bytes.clone()));
+                }
+            }
+        }
+        Ok(AnyValue::Object(map))
+    }
+
+    /// Moves past plain string bytes, eight at a time, up to one that needs a look.
+    fn skip_plain(&mut self) {
+        while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let special = special_bytes(u64::from_le_bytes(chunk));
+            if special != 0 {
+                self.pos += (special.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 8;
+        }
+    }
+
+    /// The rest of a string whose opening quote was read.
+    fn string(&mut self) -> Result<String> {
+        let start = self.pos;
+        loop {
+            self.skip_plain();
+            match self.peek() {
+                Some(b'"') => {
+                    let s = self.text[start..self.pos].to_owned();
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                Some(b'\\') => break,
+                Some(0..=0x1f) => return Err(self.error("control character in string")),
+                Some(_) => self.pos += 1,
+                None => return Err(self.error("EOF while parsing a string")),
+            }
+        }
+        let mut out = String::with_capacity(self.pos - start + 16);
+        out.push_str(&self.text[start..self.pos]);
+        loop {
+            let run = self.pos;
+            while let Some(c) = self.peek() {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            out.push_str(&self.text[run..self.pos]);
+            match self.next()? {
+                b'"' => return Ok(out),
+                b'\\' => self.escape(&mut out)?,
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.error("control character in string"));
+                }
+            }
+        }
+    }
+
+    /// One escape, its `\` read.
+    fn escape(&mut self, out: &mut String) -> Result<()> {
+        let c = match self.next()? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => self.unicode_escape()?,
+            _ => return Err(self.error("invalid escape")),
+        };
+        out.push(c);
+        Ok(())
+    }
+
+    /// The code point of a `\u` escape (its `\u` read), a surrogate pair included.
+    fn unicode_escape(&mut self) -> Result<char> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if !self.bytes[self.pos..].starts_with(b"\\u") {
+                    return Err(self.error("lone leading surrogate in hex escape"));
+                }
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.error("lone leading surrogate in hex escape"));
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in hex escape")),
+            other => other,
+        };
+        char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))
+    }
+
+    fn hex4(&mut self) -> Result<u32> {
+        let mut n = 0;
+        for _ in 0..4 {
+            let digit = char::from(self.next()?)
+                .to_digit(16)
+                .ok_or_else(|| self.error("invalid escape"))?;
+            n = n * 16 + digit;
+        }
+        Ok(n)
+    }
+
+    /// The rest of a number whose first byte `first` was read.
+    fn number(&mut self, first: u8) -> Result<AnyValue> {
+        let start = self.pos - 1;
+        let negative = first == b'-';
+        let lead = if negative { self.next()? } else { first };
+        let mut significand: u64 = 0;
+        let mut overflow = false;
+        match lead {
+            b'0' => {}
+            b'1'..=b'9' => {
+                significand = u64::from(lead - b'0');
+                while let Some(c @ b'0'..=b'9') = self.peek() {
+                    self.pos += 1;
+                    match significand
+                        .checked_mul(10)
+                        .and_then(|s| s.checked_add(u64::from(c - b'0')))
+                    {
+                        Some(s) => significand = s,
+                        None => overflow = true,
+                    }
+                }
+            }
+            _ => {
+                self.pos -= 1;
+                return Err(self.error("invalid number"));
+            }
+        }
+        let mut float = overflow;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.some_digits()?;
+            float = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.some_digits()?;
+            float = true;
+        }
+        if !float {
+            if !negative {
+                return Ok(AnyValue::Number(significand.into()));
+            }
+            // `-0` and anything below i64::MIN are floats, as serde_json reads them.
+            if significand != 0 && significand <= 1 << 63 {
+                return Ok(AnyValue::Number(
+                    (0u64.wrapping_sub(significand) as i64).into(),
+                ));
+            }
+        }
+        let value: f64 = self.text[start..self.pos]
+            .parse()
+            .map_err(|_| self.error("invalid number"))?;
+        serde_json::Number::from_f64(value)
+            .map(AnyValue::Number)
+            .ok_or_else(|| self.error("number out of range"))
+    }
+
+    fn some_digits(&mut self) -> Result<()> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            Err(self.error("invalid number"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Writes `value` as JSON to `out`, as `serde_json` writes it; each binary value becomes
+/// a placeholder numbered after the attachments already in `attachments`, and is added
+/// there.
+pub(crate) fn write(value: &AnyValue, out: &mut Vec<u8>, attachments: &mut Vec<Bytes>) {
+    match value {
+        AnyValue::Null => out.extend_from_slice(b"null"),
+        AnyValue::Bool(true) => out.extend_from_slice(b"true"),
+        AnyValue::Bool(false) => out.extend_from_slice(b"false"),
+        AnyValue::Number(n) => write_number(n, out),
+        AnyValue::String(s) => write_string(s, out),
+        AnyValue::Binary(bytes) => {
+            out.extend_from_slice(br#"{"_placeholder":true,"num":"#);
+            write_u64(attachments.len() as u64, out);
+            out.push(b'}');
+            attachments.push(bytes.clone());
+        }
+        AnyValue::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(item, out, attachments);
+            }
+            out.push(b']');
+        }
+        AnyValue::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write(item, out, attachments);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
+    if let Some(u) = n.as_u64() {
+        write_u64(u, out);
+    } else if let Some(i) = n.as_i64() {
+        out.push(b'-');
+        write_u64(i.unsigned_abs(), out);
+    } else {
+        // Floats: serde_json's own formatting (shortest round-trip form).
+        let _ = serde_json::to_writer(&mut *out, n);
+    }
+}
+
+fn write_u64(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A JSON string, escaped as `serde_json` escapes it.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Usually nothing needs escaping: a branch-free pass (vectorized) tells, and the
+    // string is copied whole.
+    let needs_escape = bytes.iter().fold(false, |any, &c| {
+        any | (c < 0x20) | (c == b'"') | (c == b'\\')
+    });
+    if !needs_escape {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut run = 0;
+    for (pos, &c) in bytes.iter().enumerate() {
+        let escape: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..pos]);
+        out.extend_from_slice(escape);
+        run = pos + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What serde_json makes of `input` through `AnyValue`'s `Deserialize`.
+    fn via_serde(input: &str, attachments: &[Bytes]) -> Option<AnyValue> {
+        super::super::binary::with_decode_attachments(attachments, || {
+            serde_json::from_str::<AnyValue>(input)
+        })
+        .ok()
+    }
+
+    fn same(input: &str) {
+        assert_eq!(
+            parse(input, &[]).ok(),
+            via_serde(input, &[]),
+            "input: {input:?}"
+        );
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads() {
+        for input in [
+            "null",
+            " true ",
+            "false",
+            "0",
+            "-0",
+            "-1",
+            "12345678901234567890",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1.5",
+            "-2.5e-3",
+            "1E+2",
+            "1e400",
+            "1e-400",
+            r#""plain""#,
+            r#""a\"b\\c\/d\b\f\n\r\t""#,
+            r#""\u00e9\ud83d\ude00 é😀""#,
+            r#"{"a":1,"b":[1,2,{"c":null}],"a":2}"#,
+            "[]",
+            "{}",
+            " [ 1 , 2 ] ",
+            r#"{"_placeholder":true,"num":0}"#,
+            // Rejected by both.
+            "",
+            "nul",
+            "01",
+            "1.",
+            "-",
+            ".5",
+            "+1",
+            "1e",
+            "[1,]",
+            "[1 2]",
+            r#"{"a" 1}"#,
+            r#"{"a":1,}"#,
+            r#"{1:2}"#,
+            "\"a\u{1}\"",
+            r#""\x""#,
+            r#""\ud83d""#,
+            r#""\ud83dx""#,
+            r#""\ude00""#,
+            r#""\u12""#,
+            r#""abc"#,
+            "[1] x",
+            r#"{"_placeholder":true,"num":-1}"#,
+            r#"{"_placeholder":true,"num":1.5}"#,
+        ] {
+            same(input);
+        }
+    }
+
+    /// Equal, numbers within a unit in the last place (serde_json's fast float path can
+    /// be that far off; the standard library's parser is exact).
+    fn alike(a: &AnyValue, b: &AnyValue) -> bool {
+        match (a, b) {
+            (AnyValue::Number(x), AnyValue::Number(y)) => {
+                x == y || {
+                    let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                    (x - y).abs() <= x.abs().max(y.abs()) * f64::EPSILON
+                }
+            }
+            (AnyValue::Array(x), AnyValue::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| alike(x, y))
+            }
+            (AnyValue::Object(x), AnyValue::Object(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y.iter())
+                        .all(|((kx, x), (ky, y))| kx == ky && alike(x, y))
+            }
+            _ => a == b,
+        }
+    }
+
+    #[test]
+    fn random_edits_read_as_serde_json_reads_them() {
+        const SAMPLE: &str = r#"{"client":1,"seq":-20,"text":"h\u00e9\"l\\n\ud83d\ude00","list":[1.5e3,true,false,null,{}],"bin":{"_placeholder":true,"num":0}}"#;
+        const ALPHABET: &[u8] = b"[]{}\",:\\/-+0123456789eE.tnfu_ \x01";
+        let attachments = [Bytes::from_static(b"\x01")];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rand = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut read, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let mut bytes = SAMPLE.as_bytes().to_vec();
+            for _ in 0..1 + rand(3) {
+                let at = rand(bytes.len() + 1);
+                let c = ALPHABET[rand(ALPHABET.len())];
+                match rand(3) {
+                    0 if at < bytes.len() => bytes[at] = c,
+                    1 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, c),
+                }
+            }
+            let text = std::str::from_utf8(&bytes).unwrap();
+            match (parse(text, &attachments), via_serde(text, &attachments)) {
+                (Ok(ours), Some(theirs)) => {
+                    assert!(alike(&ours, &theirs), "{text}: {ours:?} / {theirs:?}");
+                    let (mut written, mut binary) = (Vec::new(), Vec::new());
+                    write(&ours, &mut written, &mut binary);
+                    let expected =
+                        super::super::binary::collect_attachments(|| serde_json::to_string(&ours));
+                    assert_eq!(
+                        (std::str::from_utf8(&written).unwrap(), binary),
+                        (expected.0.unwrap().as_str(), expected.1)
+                    );
+                    read += 1;
+                }
+                (Err(_), None) => refused += 1,
+                (ours, theirs) => panic!("{text}: {ours:?} / {theirs:?}"),
+            }
+        }
+        assert!(
+            read > 1000 && refused > 1000,
+            "{read} read, {refused} refused"
+        );
+    }
+
+    #[test]
+    fn writes_what_serde_json_writes() {
+        let samples = [
+            r#"{"client":1,"seq":-20,"big":18446744073709551615,"min":-9223372036854775808}"#,
+            r#"[1.5,-0.0,1e300,2.5e-8,0.1,true,false,null,[],{}]"#,
+            r#""quote\" backslash\\ slash/ \b\f\n\r\t \u0001\u001f\u007f é😀 long enough to take the eight-byte path""#,
+            r#"{"nested":{"a":[{"b":"c"}]},"a":"x"}"#,
+        ];
+        for text in samples {
+            let value = parse(text, &[]).unwrap();
+            let mut ours = Vec::new();
+            let mut attachments = Vec::new();
+            write(&value, &mut ours, &mut attachments);
+            assert_eq!(
+                std::str::from_utf8(&ours).unwrap(),
+                serde_json::to_string(&value).unwrap()
+            );
+            assert!(attachments.is_empty());
+        }
+    }
+
+    #[test]
+    fn binary_values_become_numbered_placeholders() {
+        let value = AnyValue::Array(vec![
+            AnyValue::Binary(Bytes::from_static(b"a")),
+            AnyValue::Binary(Bytes::from_static(b"b")),
+        ]);
+        let mut out = Vec::new();
+        let mut attachments = vec![Bytes::from_static(b"earlier")];
+        write(&value, &mut out, &mut attachments);
+        assert_eq!(
+            out,
+            br#"[{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#
+        );
+        assert_eq!(attachments.len(), 3);
+    }
+
+    #[test]
+    fn long_integers_are_correctly_rounded() {
+        // serde_json's fast path can be one unit in the last place off here.
+        let text = "123456789012345678901234";
+        let expected = serde_json::Number::from_f64(text.parse().unwrap()).unwrap();
+        assert_eq!(parse(text, &[]).unwrap(), AnyValue::Number(expected));
+    }
+
+    #[test]
+    fn nesting_stops_where_serde_json_stops() {
+        for depth in [127, 128, 129, 5000] {
+            let input = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            same(&input);
+        }
+        assert!(parse(&format!("{}{}", "[".repeat(127), "]".repeat(127)), &[]).is_ok());
+        assert!(parse(&format!("{}{}", "[".repeat(128), "]".repeat(128)), &[]).is_err());
+    }
+
+    #[test]
+    fn placeholders_name_attachments() {
+        let attachments = [Bytes::from_static(b"\x01")];
+        let input = r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+        let value = parse(input, &attachments).unwrap();
+        assert_eq!(value, via_serde(input, &attachments).unwrap());
+        let AnyValue::Array(items) = value else {
+            panic!("not an array")
+        };
+        assert_eq!(items[0], AnyValue::Binary(attachments[0].clone()));
+        assert!(matches!(items[1], AnyValue::Object(_)));
+    }
+
+    #[test]
+    fn a_rewritten_key_keeps_its_place() {
+        let value = parse(r#"{"a":1,"b":2,"a":3}"#, &[]).unwrap();
+        let AnyValue::Object(map) = value else {
+            panic!("not an object")
+        };
+        let keys: Vec<&str> = map.keys().collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(map["a"], AnyValue::Number(3.into()));
+    }
+}
