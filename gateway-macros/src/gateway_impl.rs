@@ -240,11 +240,6 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
     }
     let name = &method.sig.ident;
     let method_str = name.to_string();
-    let awaited = if method.sig.asyncness.is_some() {
-        quote!(.await)
-    } else {
-        quote!()
-    };
     let map = if is_result(&method.sig.output) {
         quote!(#p::reply_result(__ret))
     } else {
@@ -261,6 +256,31 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
             (&&#p::ReplyProbe::new(__ret)).reply()
         }}
     };
+    // A plain `fn` handler is called directly; an `async fn` one makes a boxed future.
+    let bound = if method.sig.asyncness.is_some() {
+        quote! {
+            #p::BoundHandler::Async(#p::StdArc::new(move |mut inv: #p::Invocation| {
+                let gateway = ::std::clone::Clone::clone(&gateway);
+                ::std::boxed::Box::pin(async move {
+                    #(#asserts)*
+                    #(#extracts)*
+                    let __ret = gateway.#name(#(#call_args),*).await;
+                    #map
+                }) as #p::BoxFuture<'static, ::std::result::Result<#p::Reply, #p::Exception>>
+            }))
+        }
+    } else {
+        quote! {
+            #p::BoundHandler::Direct(#p::StdArc::new(
+                move |mut inv: #p::Invocation| -> ::std::result::Result<#p::Reply, #p::Exception> {
+                    #(#asserts)*
+                    #(#extracts)*
+                    let __ret = gateway.#name(#(#call_args),*);
+                    #map
+                },
+            ))
+        }
+    };
     let enhancers = declared.enhancers_expr();
     let metadata = declared.metadata_expr();
     let bind = format_ident!("__gateway_bind_{}_{}", index, name);
@@ -269,15 +289,7 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
         #[allow(non_snake_case, unused_mut, clippy::all)]
         fn #bind(gateway: #p::AnyArc) -> ::std::option::Option<#p::BoundHandler> {
             let gateway: #p::StdArc<#self_ty> = gateway.downcast::<#self_ty>().ok()?;
-            ::std::option::Option::Some(#p::StdArc::new(move |mut inv: #p::Invocation| {
-                let gateway = ::std::clone::Clone::clone(&gateway);
-                ::std::boxed::Box::pin(async move {
-                    #(#asserts)*
-                    #(#extracts)*
-                    let __ret = gateway.#name(#(#call_args),*)#awaited;
-                    #map
-                }) as #p::BoxFuture<'static, ::std::result::Result<#p::Reply, #p::Exception>>
-            }))
+            ::std::option::Option::Some(#bound)
         }
         #p::inventory::submit! {
             #p::HandlerRegistration {

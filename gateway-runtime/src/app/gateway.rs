@@ -216,8 +216,33 @@ pub struct Invocation {
 }
 
 /// A handler bound to its gateway instance.
-pub type BoundHandler =
-    Arc<dyn Fn(Invocation) -> BoxFuture<'static, Result<Reply, Exception>> + Send + Sync>;
+#[derive(Clone)]
+pub enum BoundHandler {
+    /// An `async fn` handler: each call is a boxed future.
+    Async(Arc<dyn Fn(Invocation) -> BoxFuture<'static, Result<Reply, Exception>> + Send + Sync>),
+    /// A plain `fn` handler: called where the message is read. With no guard or
+    /// interceptor in force, its message is handled without any future.
+    Direct(Arc<dyn Fn(Invocation) -> Result<Reply, Exception> + Send + Sync>),
+}
+
+impl BoundHandler {
+    /// The handler's outcome as a future (a sync handler has run when this returns).
+    pub(crate) fn call(&self, inv: Invocation) -> BoxFuture<'static, Result<Reply, Exception>> {
+        match self {
+            BoundHandler::Async(f) => f(inv),
+            BoundHandler::Direct(f) => Box::pin(std::future::ready(f(inv))),
+        }
+    }
+}
+
+impl std::fmt::Debug for BoundHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BoundHandler::Async(_) => "BoundHandler::Async(..)",
+            BoundHandler::Direct(_) => "BoundHandler::Direct(..)",
+        })
+    }
+}
 
 /// One `#[subscribe_message]` method, collected at link time by `inventory`.
 pub struct HandlerRegistration {

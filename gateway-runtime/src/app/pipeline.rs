@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::context::{ExecutionContext, HandlerInfo};
 use super::enhancers::{
-    ArgumentMetadata, Checkable, DynExceptionFilter, DynGuard, DynInterceptor, FilterHost, Next,
-    Pipe,
+    ArgumentMetadata, BoxFuture, Checkable, DynExceptionFilter, DynGuard, DynInterceptor,
+    FilterHost, Next, Pipe,
 };
 use super::exception::{Exception, WsException};
 use super::gateway::{BoundHandler, Invocation};
@@ -73,7 +73,7 @@ pub(crate) async fn run(
         run_guards(&handler.guards, &ctx).await?;
         let call = |ctx: &ExecutionContext| {
             let ack = manual_ack.lock().ok().and_then(|mut a| a.take());
-            (handler.call)(Invocation {
+            handler.call.call(Invocation {
                 ctx: ctx.clone(),
                 pipes: handler.pipes.clone(),
                 ack,
@@ -93,6 +93,47 @@ pub(crate) async fn run(
     match outcome {
         Ok(reply) => deliver(reply, &socket, auto_ack),
         Err(e) => handle_exception(&handler.filters, e, &ctx, auto_ack, handler.ack_errors).await,
+    }
+}
+
+/// Handles one message, as [`run`] does, without a future when it can: a plain `fn`
+/// handler with no guard or interceptor runs now. Only an exception (its filters may
+/// await) or an async handler gives a future to run.
+pub(crate) fn run_now(
+    handler: Arc<ResolvedHandler>,
+    socket: Socket,
+    args: Args,
+    ack: Option<AckSender>,
+) -> Option<BoxFuture<'static, ()>> {
+    let call = match &handler.call {
+        BoundHandler::Direct(call)
+            if handler.guards.is_empty() && handler.interceptors.is_empty() =>
+        {
+            call
+        }
+        _ => return Some(Box::pin(run(handler, socket, args, ack))),
+    };
+    let ctx = ExecutionContext::new(socket.clone(), args, handler.info.clone());
+    let (auto_ack, manual_ack) = if handler.manual_ack {
+        (None, ack)
+    } else {
+        (ack, None)
+    };
+    let inv = Invocation {
+        ctx: ctx.clone(),
+        pipes: handler.pipes.clone(),
+        ack: manual_ack,
+    };
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| call(inv)))
+        .unwrap_or_else(|p| Err(Exception::Panic(panic_message(p))));
+    match outcome {
+        Ok(reply) => {
+            deliver(reply, &socket, auto_ack);
+            None
+        }
+        Err(e) => Some(Box::pin(async move {
+            handle_exception(&handler.filters, e, &ctx, auto_ack, handler.ack_errors).await
+        })),
     }
 }
 

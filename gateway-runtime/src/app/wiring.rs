@@ -274,12 +274,12 @@ pub(crate) async fn install(
         }
         let table = Arc::new(table);
         let dispatcher: EventHandler = Arc::new(move |socket, args, ack| {
-            let handler = table.get(args.event()).cloned();
-            Box::pin(async move {
-                if let Some(handler) = handler {
-                    pipeline::run(handler, socket, args, ack).await;
-                }
-            })
+            // A boxed `Ready<()>` allocates nothing: plain handlers cost no future.
+            match table.get(args.event()).cloned() {
+                Some(handler) => pipeline::run_now(handler, socket, args, ack)
+                    .unwrap_or_else(|| Box::pin(std::future::ready(()))),
+                None => Box::pin(std::future::ready(())),
+            }
         });
         let conn_guards: Arc<[Arc<dyn DynGuard>]> = conn_guards.into();
         let middleware = move |socket: Socket| {
