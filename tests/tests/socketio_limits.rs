@@ -309,6 +309,35 @@ async fn pending_handlers_hold_a_polling_post() {
     assert_eq!(*work.seen.lock().unwrap(), (0..6).collect::<Vec<_>>());
 }
 
+/// A POST held for backpressure is answered when the session closes meanwhile.
+#[tokio::test]
+async fn a_held_polling_post_ends_with_its_session() {
+    let (io, work) = Work::serve(1);
+    let addr = serve(&io).await;
+    let open = http_request(addr, "GET", "", "").await;
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a handshake")
+        .to_string();
+    let query = format!("sid={sid}");
+    assert_eq!(http_request(addr, "POST", &query, "40").await, "ok");
+    let post = tokio::spawn({
+        let query = query.clone();
+        async move { http_request(addr, "POST", &query, "42[\"work\",0]\u{1e}42[\"work\",1]").await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!post.is_finished(), "held while the handler waits");
+    // A second POST at the same time is a protocol error: the session closes.
+    http_request(addr, "POST", &query, "42[\"work\",2]").await;
+    let answer = tokio::time::timeout(Duration::from_secs(2), post)
+        .await
+        .expect("the held POST is answered once the session closes");
+    assert_eq!(answer.unwrap(), "ok");
+    work.gate.add_permits(2);
+}
+
 /// A polling request to the Socket.IO path; returns the body.
 async fn http_request(addr: SocketAddr, method: &str, query: &str, body: &str) -> String {
     let sep = if query.is_empty() { "" } else { "&" };

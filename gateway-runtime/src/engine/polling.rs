@@ -15,9 +15,6 @@ use super::{CloseReason, EngineHandler, EngineInner, Outgoing, TransportKind};
 
 const TEXT: &str = "text/plain; charset=UTF-8";
 
-/// How often a POST answer held back for backpressure checks whether reading resumed.
-const READ_HOLD_CHECK: std::time::Duration = std::time::Duration::from_millis(5);
-
 impl<H: EngineHandler> EngineInner<H> {
     /// Answers a polling GET with the queued packets, waiting until there is one.
     pub(crate) async fn poll(
@@ -109,10 +106,9 @@ impl<H: EngineHandler> EngineInner<H> {
                 }
             }
         }
-        // Backpressure: the client sends its next POST after this answer.
-        while socket.reading_held() && !socket.is_closed() {
-            tokio::time::sleep(READ_HOLD_CHECK).await;
-        }
+        // Backpressure: the client sends its next POST after this answer, so it waits
+        // until reading resumes (or the session closes).
+        socket.reading_resumed().await;
         text_response(StatusCode::OK, "text/html", "ok", cors, headers)
     }
 }

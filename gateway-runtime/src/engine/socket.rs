@@ -159,6 +159,8 @@ pub struct EngineSocket {
     parked: AtomicBool,
     /// The layer above has too much in progress: the transport stops reading.
     read_held: AtomicBool,
+    /// Wakes a polling POST whose answer waits for reading to resume (or the close).
+    read_released: Notify,
     transport: AtomicU8,
     max_buffered: usize,
     request: Arc<RequestInfo>,
@@ -192,6 +194,7 @@ impl EngineSocket {
             closed: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             read_held: AtomicBool::new(false),
+            read_released: Notify::new(),
             transport: AtomicU8::new(transport as u8),
             max_buffered,
             request,
@@ -306,7 +309,21 @@ impl EngineSocket {
     /// Resumes reading after [`hold_reading`](Self::hold_reading).
     pub fn release_reading(&self) {
         if self.read_held.swap(false, Ordering::AcqRel) {
+            self.read_released.notify_waiters();
             self.kick();
+        }
+    }
+
+    /// Waits until reading is not held, or the session is closed.
+    pub(crate) async fn reading_resumed(&self) {
+        loop {
+            let released = self.read_released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if !self.reading_held() || self.is_closed() {
+                return;
+            }
+            released.await;
         }
     }
 
@@ -343,6 +360,7 @@ impl EngineSocket {
             writer.wake();
         }
         self.closed_signal.notify_one();
+        self.read_released.notify_waiters();
     }
 
     /// Closes the session (as [`CloseReason::ForcedClose`]) unless [`established`] is
