@@ -108,10 +108,17 @@ impl Args {
             }
             _ => return Err(ParseError::InvalidPayload),
         };
-        args.event = Some(name);
-        if RESERVED.contains(&args.event()) {
+        let reserved = match &name {
+            EventName::Slice(r) => {
+                let bytes = &args.buf[r.start as usize..r.end as usize];
+                RESERVED.iter().any(|n| n.as_bytes() == bytes)
+            }
+            EventName::Owned(s) => RESERVED.contains(&s.as_str()),
+        };
+        if reserved {
             return Err(ParseError::ReservedEvent);
         }
+        args.event = Some(name);
         Ok(args)
     }
 

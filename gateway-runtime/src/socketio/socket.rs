@@ -189,7 +189,12 @@ impl Socket {
     pub(crate) fn dispatch(&self, args: Args, ack_id: Option<u64>) {
         let handler = {
             let handlers = self.0.handlers.read().unwrap_or_else(|e| e.into_inner());
-            handlers.get(args.event()).cloned()
+            // Gateways dispatch through the namespace: most sockets have no listener.
+            if handlers.is_empty() {
+                None
+            } else {
+                handlers.get(args.event()).cloned()
+            }
         };
         let handler = handler.or_else(|| {
             let hooks = self.0.ns.hooks.read().unwrap_or_else(|e| e.into_inner());
