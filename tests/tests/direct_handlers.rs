@@ -23,6 +23,16 @@ impl ExceptionFilter for Caught {
     }
 }
 
+/// Refuses the event `refused`: a plain handler behind it takes the full pipeline.
+#[injectable]
+struct RefuseSome;
+
+impl Guard for RefuseSome {
+    async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
+        Ok(ctx.event() != "refused")
+    }
+}
+
 #[derive(serde::Deserialize, validator::Validate)]
 struct Named {
     #[validate(length(min = 1))]
@@ -73,6 +83,18 @@ impl Plain {
     #[subscribe_message("emit")]
     fn emit(&self, #[message_body] n: u32) -> WsResponse<u32> {
         WsResponse::new("emitted", n * 2)
+    }
+
+    #[subscribe_message("guarded")]
+    #[use_guards(RefuseSome)]
+    fn guarded(&self, #[message_body] data: AnyValue) -> AnyValue {
+        data
+    }
+
+    #[subscribe_message("refused")]
+    #[use_guards(RefuseSome)]
+    fn refused(&self) -> u8 {
+        1
     }
 
     #[subscribe_message("later")]
@@ -178,6 +200,18 @@ async fn errors_reach_filters_and_panics_harm_nobody() {
         vec![
             json!({"status": "error", "message": "Internal server error", "cause": {"pattern": "panic"}})
         ]
+    );
+    // A guard puts a plain handler back on the full pipeline.
+    assert_eq!(
+        a.emit_with_ack("guarded", &(json!({"x": [1]}),), T)
+            .await
+            .unwrap(),
+        vec![json!({"x": [1]})]
+    );
+    a.emit("refused", &()).unwrap();
+    assert_eq!(
+        a.expect_event("exception", T).await.unwrap()[0]["message"],
+        "Forbidden resource"
     );
     for c in [&mut a, &mut b] {
         assert_eq!(

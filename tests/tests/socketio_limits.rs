@@ -284,15 +284,7 @@ async fn a_connection_held_for_good_still_times_out() {
 async fn pending_handlers_hold_a_polling_post() {
     let (io, work) = Work::serve(2);
     let addr = serve(&io).await;
-    let open = http_request(addr, "GET", "", "").await;
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a handshake")
-        .to_string();
-    let query = format!("sid={sid}");
-    assert_eq!(http_request(addr, "POST", &query, "40").await, "ok");
+    let query = polling_session(addr).await;
     let events: Vec<String> = (0..6).map(|n| format!("42[\"work\",{n}]")).collect();
     let post = tokio::spawn({
         let (query, body) = (query.clone(), events.join("\u{1e}"));
@@ -314,15 +306,7 @@ async fn pending_handlers_hold_a_polling_post() {
 async fn a_held_polling_post_ends_with_its_session() {
     let (io, work) = Work::serve(1);
     let addr = serve(&io).await;
-    let open = http_request(addr, "GET", "", "").await;
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a handshake")
-        .to_string();
-    let query = format!("sid={sid}");
-    assert_eq!(http_request(addr, "POST", &query, "40").await, "ok");
+    let query = polling_session(addr).await;
     let post = tokio::spawn({
         let query = query.clone();
         async move { http_request(addr, "POST", &query, "42[\"work\",0]\u{1e}42[\"work\",1]").await }
@@ -336,6 +320,20 @@ async fn a_held_polling_post_ends_with_its_session() {
         .expect("the held POST is answered once the session closes");
     assert_eq!(answer.unwrap(), "ok");
     work.gate.add_permits(2);
+}
+
+/// Opens a polling session connected to `/`; returns its `sid=…` query.
+async fn polling_session(addr: SocketAddr) -> String {
+    let open = http_request(addr, "GET", "", "").await;
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a handshake")
+        .to_string();
+    let query = format!("sid={sid}");
+    assert_eq!(http_request(addr, "POST", &query, "40").await, "ok");
+    query
 }
 
 /// A polling request to the Socket.IO path; returns the body.

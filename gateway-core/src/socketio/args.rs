@@ -182,8 +182,10 @@ impl Args {
         binary::with_decode_attachments(&self.attachments, || serde_json::from_str(raw))
     }
 
-    /// Argument `i` as an [`AnyValue`] (a missing argument reads as `Null`): the same value
-    /// as `get::<AnyValue>(i)`, read straight from the JSON text without serde's visitor.
+    /// Argument `i` as an [`AnyValue`] (a missing argument reads as `Null`): the value
+    /// `get::<AnyValue>(i)` gives, read straight from the JSON text without serde's visitor
+    /// (and with floats correctly rounded, where serde_json's fast path may be one unit in
+    /// the last place off).
     ///
     /// ```
     /// use gateway_core::socketio::{AnyValue, Args};
@@ -200,11 +202,15 @@ impl Args {
         }
     }
 
-    /// All arguments as one [`AnyValue::Array`]: the same value as
-    /// `get_all::<AnyValue>()`.
+    /// All arguments as one [`AnyValue::Array`]: the value `get_all::<AnyValue>()` gives
+    /// (floats as in [`get_any`](Self::get_any)).
     pub fn get_all_any(&self) -> Result<AnyValue, serde_json::Error> {
         (0..self.len())
-            .map(|i| self.get_any(i))
+            .map(|i| match self.raw(i) {
+                // One level deeper: inside the array of them.
+                Some(raw) => super::value_json::parse_nested(raw, &self.attachments, 1),
+                None => Ok(AnyValue::Null),
+            })
             .collect::<Result<_, _>>()
             .map(AnyValue::Array)
     }

@@ -54,7 +54,7 @@ impl Payload {
 
     /// The JSON text (binary values appear as placeholders).
     pub fn json(&self) -> &str {
-        // Always UTF-8: serde_json wrote it.
+        // Always UTF-8: serde_json or the direct writer wrote it.
         std::str::from_utf8(self.json_bytes()).unwrap_or("null")
     }
 

@@ -166,18 +166,7 @@ impl<'a> Scanner<'a> {
     /// The rest of a string whose opening quote was read.
     fn string(&mut self) -> Result {
         loop {
-            // Plain bytes eight at a time, up to the first one that needs a look.
-            while let Some(chunk) = self.input.get(self.pos..self.pos + 8) {
-                let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-                    break;
-                };
-                let special = special_bytes(u64::from_le_bytes(chunk));
-                if special != 0 {
-                    self.pos += (special.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.pos += 8;
-            }
+            self.pos = skip_plain(self.input, self.pos);
             match self.next()? {
                 b'"' => return Ok(()),
                 b'\\' => match self.next()? {
@@ -246,12 +235,29 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Where the plain string bytes from `pos` on end: past them eight at a time, up to the
+/// first one that needs a look (`"`, `\`, a control character or a non-ASCII byte), or
+/// to within eight bytes of the end.
+pub(crate) fn skip_plain(input: &[u8], mut pos: usize) -> usize {
+    while let Some(chunk) = input.get(pos..pos + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let special = special_bytes(u64::from_le_bytes(chunk));
+        if special != 0 {
+            return pos + (special.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    pos
+}
+
 const ONES: u64 = u64::from_ne_bytes([1; 8]);
 const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// The high bit of each byte of `x` (little-endian order) that is `"`, `\`, below 0x20
 /// or above 0x7f; exact up to the first one (bits above it may be spurious).
-pub(crate) fn special_bytes(x: u64) -> u64 {
+fn special_bytes(x: u64) -> u64 {
     let quote = x ^ (ONES * u64::from(b'"'));
     let backslash = x ^ (ONES * u64::from(b'\\'));
     let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;

@@ -2,13 +2,15 @@
 //!
 //! It accepts exactly what `serde_json` accepts for an `AnyValue` (RFC 8259, nesting up
 //! to 127 levels, no lone surrogates in `\u` escapes, numbers that fit an `f64`) and
-//! gives the same values, binary placeholders included. Numbers with a fraction or an
-//! exponent are read with the standard library's correctly rounded parser.
+//! gives the same values, binary placeholders included, with one difference: numbers
+//! with a fraction or an exponent (or too long for a u64) are read with the standard
+//! library's correctly rounded parser, where serde_json's fast path may be one unit in
+//! the last place off. Errors read like serde_json's ("… at line 1 column 5").
 
 use bytes::Bytes;
 use serde::de::Error as _;
 
-use super::scan::special_bytes;
+use super::scan::skip_plain;
 use super::{AnyMap, AnyValue};
 
 /// Deepest nesting of arrays and objects read (`serde_json`'s limit).
@@ -18,11 +20,17 @@ const MAX_DEPTH: u32 = 127;
 /// `{"_placeholder":true,"num":n}` becomes `attachments[n]`; without that attachment it
 /// stays a plain object.
 pub(crate) fn parse(input: &str, attachments: &[Bytes]) -> Result<AnyValue> {
+    parse_nested(input, attachments, 0)
+}
+
+/// [`parse`] for a value that sits `depth` levels deep in its document (the nesting
+/// limit counts them).
+pub(crate) fn parse_nested(input: &str, attachments: &[Bytes], depth: u32) -> Result<AnyValue> {
     let mut p = Parser {
         text: input,
         bytes: input.as_bytes(),
         pos: 0,
-        depth: 0,
+        depth,
         attachments,
     };
     p.ws();
@@ -46,7 +54,11 @@ type Result<T> = std::result::Result<T, serde_json::Error>;
 
 impl Parser<'_> {
     fn error(&self, what: &str) -> serde_json::Error {
-        serde_json::Error::custom(format_args!("{what} at byte {}", self.pos))
+        // As serde_json counts: the bytes read, the offending one included.
+        let read = &self.bytes[..(self.pos + 1).min(self.bytes.len())];
+        let line = 1 + read.iter().filter(|&&c| c == b'\n').count();
+        let column = read.iter().rev().take_while(|&&c| c != b'\n').count();
+        serde_json::Error::custom(format_args!("{what} at line {line} column {column}"))
     }
 
     fn peek(&self) -> Option<u8> {
@@ -93,7 +105,7 @@ impl Parser<'_> {
     }
 
     fn nested(&mut self, read: fn(&mut Self) -> Result<AnyValue>) -> Result<AnyValue> {
-        if self.depth == MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
         }
         self.depth += 1;
@@ -180,26 +192,11 @@ impl Parser<'_> {
         Ok(AnyValue::Object(map))
     }
 
-    /// Moves past plain string bytes, eight at a time, up to one that needs a look.
-    fn skip_plain(&mut self) {
-        while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
-            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-                break;
-            };
-            let special = special_bytes(u64::from_le_bytes(chunk));
-            if special != 0 {
-                self.pos += (special.trailing_zeros() / 8) as usize;
-                return;
-            }
-            self.pos += 8;
-        }
-    }
-
     /// The rest of a string whose opening quote was read.
     fn string(&mut self) -> Result<String> {
         let start = self.pos;
         loop {
-            self.skip_plain();
+            self.pos = skip_plain(self.bytes, self.pos);
             match self.peek() {
                 Some(b'"') => {
                     let s = self.text[start..self.pos].to_owned();
@@ -567,7 +564,7 @@ mod tests {
 
     #[test]
     fn random_edits_read_as_serde_json_reads_them() {
-        const SAMPLE: &str = r#"{"client":1,"seq":-20,"text":"h\u00e9\"l\\n\ud83d\ude00","list":[1.5e3,true,false,null,{}],"bin":{"_placeholder":true,"num":0}}"#;
+        const SAMPLE: &str = r#"{"client":1,"seq":-20,"text":"h\u00e9\"l\\n\ud83d\ude00 déjà 😀","list":[1.5e3,true,false,null,{}],"bin":{"_placeholder":true,"num":0}}"#;
         const ALPHABET: &[u8] = b"[]{}\",:\\/-+0123456789eE.tnfu_ \x01";
         let attachments = [Bytes::from_static(b"\x01")];
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -591,7 +588,10 @@ mod tests {
                     _ => bytes.insert(at, c),
                 }
             }
-            let text = std::str::from_utf8(&bytes).unwrap();
+            // An edit inside a multi-byte character is not text: not what arguments are.
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
             match (parse(text, &attachments), via_serde(text, &attachments)) {
                 (Ok(ours), Some(theirs)) => {
                     assert!(alike(&ours, &theirs), "{text}: {ours:?} / {theirs:?}");
@@ -650,6 +650,38 @@ mod tests {
             br#"[{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#
         );
         assert_eq!(attachments.len(), 3);
+    }
+
+    #[test]
+    fn errors_name_the_place_as_serde_json_does() {
+        for input in [
+            "[1,]",
+            "[1 2]",
+            "{\"a\" 1}",
+            "[\n  1,\n  x]",
+            "\"abc",
+            "1 2",
+            "[",
+            "",
+        ] {
+            let ours = parse(input, &[]).unwrap_err().to_string();
+            let theirs = serde_json::from_str::<AnyValue>(input).unwrap_err();
+            let place = format!("line {} column {}", theirs.line(), theirs.column());
+            assert!(ours.ends_with(&place), "{input:?}: {ours} / {theirs}");
+        }
+    }
+
+    #[test]
+    fn all_arguments_nest_one_level_deeper() {
+        for depth in [126, 127] {
+            let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let args = super::super::Args::parse_ack(format!("[1,{nested}]").into()).unwrap();
+            assert_eq!(
+                args.get_all_any().is_ok(),
+                args.get_all::<AnyValue>().is_ok(),
+                "depth {depth}"
+            );
+        }
     }
 
     #[test]

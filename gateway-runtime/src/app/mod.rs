@@ -30,4 +30,5 @@ pub use gateway::{
 };
 pub use gateway_core::di::{Container, Dependency, DiError, Injectable};
 pub use pipeline::{exception_payload, extract, ValidateFn};
-pub use reply::{any_reply, IntoReply, Reply, ReplyStream, WsResponse};
+pub(crate) use reply::any_reply;
+pub use reply::{IntoReply, Reply, ReplyStream, WsResponse};

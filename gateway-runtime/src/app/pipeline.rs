@@ -99,7 +99,7 @@ pub(crate) async fn run(
 /// Handles one message, as [`run`] does, without a future when it can: a plain `fn`
 /// handler with no guard or interceptor runs now. Only an exception (its filters may
 /// await) or an async handler gives a future to run.
-pub(crate) fn run_now(
+pub(crate) fn run_in_place(
     handler: Arc<ResolvedHandler>,
     socket: Socket,
     args: Args,
@@ -128,7 +128,13 @@ pub(crate) fn run_now(
         .unwrap_or_else(|p| Err(Exception::Panic(panic_message(p))));
     match outcome {
         Ok(reply) => {
-            deliver(reply, &socket, auto_ack);
+            // As a listener's future would be: a panic here is logged and goes no further.
+            let delivered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                deliver(reply, &socket, auto_ack);
+            }));
+            if delivered.is_err() {
+                tracing::error!("delivering a handler's reply panicked");
+            }
             None
         }
         Err(e) => Some(Box::pin(async move {
@@ -275,9 +281,9 @@ pub fn extract<T: DeserializeOwned + 'static>(
     Ok(value)
 }
 
-/// Deserializes a transformed single argument, keeping binary attachments resolvable.
 /// An [`AnyValue`] body, read by the direct JSON reader rather than through serde's
-/// visitor (the same value, built faster); `None` for any other type.
+/// visitor (the same value, built faster, floats correctly rounded); `None` for any
+/// other type.
 fn any_body<T: 'static>(args: &Args) -> Option<Result<T, serde_json::Error>> {
     if TypeId::of::<T>() != TypeId::of::<AnyValue>() {
         return None;
@@ -291,6 +297,7 @@ fn any_body<T: 'static>(args: &Args) -> Option<Result<T, serde_json::Error>> {
         .take()
 }
 
+/// Deserializes a transformed single argument, keeping binary attachments resolvable.
 fn args_single_with<T: DeserializeOwned>(args: &Args, json: Value) -> Result<T, serde_json::Error> {
     let text = serde_json::to_string(&json)?;
     let mut wrapped = Args::parse_ack(format!("[{text}]").into_bytes().into()).map_err(|_| {

@@ -97,8 +97,8 @@ impl<T: Serialize> IntoReply for T {
 }
 
 /// The reply for an [`AnyValue`]: what `into_reply` gives, written by the direct JSON
-/// writer (used by the code `#[subscribe_message]` generates).
-pub fn any_reply(value: &AnyValue) -> Reply {
+/// writer (reached from the code `#[subscribe_message]` generates).
+pub(crate) fn any_reply(value: &AnyValue) -> Reply {
     let payload = Payload::from_any(value);
     if payload.is_null() {
         Reply::None

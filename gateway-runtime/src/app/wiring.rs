@@ -274,11 +274,12 @@ pub(crate) async fn install(
         }
         let table = Arc::new(table);
         let dispatcher: EventHandler = Arc::new(move |socket, args, ack| {
-            // A boxed `Ready<()>` allocates nothing: plain handlers cost no future.
+            // `Done` is zero-sized, so boxing it allocates nothing: a plain handler's
+            // message costs no future.
             match table.get(args.event()).cloned() {
-                Some(handler) => pipeline::run_now(handler, socket, args, ack)
-                    .unwrap_or_else(|| Box::pin(std::future::ready(()))),
-                None => Box::pin(std::future::ready(())),
+                Some(handler) => pipeline::run_in_place(handler, socket, args, ack)
+                    .unwrap_or_else(|| Box::pin(Done)),
+                None => Box::pin(Done),
             }
         });
         let conn_guards: Arc<[Arc<dyn DynGuard>]> = conn_guards.into();
@@ -359,4 +360,19 @@ pub(crate) async fn install(
         }
     }
     Ok(())
+}
+
+/// A future that is already done, of size zero (`std::future::Ready<()>` is not: it holds
+/// an `Option<()>`).
+struct Done;
+
+impl std::future::Future for Done {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
 }
