@@ -34,6 +34,18 @@ pub(crate) struct ResolvedHandler {
     pub(crate) ack_errors: bool,
 }
 
+impl ResolvedHandler {
+    /// The acknowledgement as (the pipeline's, the handler's own): a handler with an
+    /// `#[ack]` parameter answers itself.
+    fn split_ack(&self, ack: Option<AckSender>) -> (Option<AckSender>, Option<AckSender>) {
+        if self.manual_ack {
+            (None, ack)
+        } else {
+            (ack, None)
+        }
+    }
+}
+
 pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
@@ -63,11 +75,7 @@ pub(crate) async fn run(
     ack: Option<AckSender>,
 ) {
     let ctx = ExecutionContext::new(socket.clone(), args, handler.info.clone());
-    let (auto_ack, manual_ack) = if handler.manual_ack {
-        (None, ack)
-    } else {
-        (ack, None)
-    };
+    let (auto_ack, manual_ack) = handler.split_ack(ack);
     let manual_ack = Mutex::new(manual_ack);
     let outcome = AssertUnwindSafe(async {
         run_guards(&handler.guards, &ctx).await?;
@@ -114,11 +122,7 @@ pub(crate) fn run_in_place(
         _ => return Some(Box::pin(run(handler, socket, args, ack))),
     };
     let ctx = ExecutionContext::new(socket.clone(), args, handler.info.clone());
-    let (auto_ack, manual_ack) = if handler.manual_ack {
-        (None, ack)
-    } else {
-        (ack, None)
-    };
+    let (auto_ack, manual_ack) = handler.split_ack(ack);
     let inv = Invocation {
         ctx: ctx.clone(),
         pipes: handler.pipes.clone(),
