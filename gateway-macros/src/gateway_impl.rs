@@ -242,19 +242,21 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
     let method_str = name.to_string();
     let map = if is_result(&method.sig.output) {
         quote!(#p::reply_result(__ret))
-    } else {
-        // An `AnyValue` is written by the direct JSON writer; the assertion comes first
-        // so that a type that cannot be returned is reported at the return type.
-        let span = match &method.sig.output {
-            ReturnType::Type(_, ty) => ty.span(),
-            ReturnType::Default => name.span(),
-        };
-        quote_spanned! {span=> {
-            #p::assert_reply(&__ret);
+    } else if names_any_value(&method.sig.output) {
+        // An `AnyValue` is written by the direct JSON writer: the probe picks it by type
+        // (another type of that name falls back to `IntoReply`).
+        quote! {{
             #[allow(unused_imports)]
             use #p::{ReplyAny as _, ReplyOther as _};
             (&&#p::ReplyProbe::new(__ret)).reply()
         }}
+    } else {
+        // Spanned: a type that cannot be returned is reported at the return type.
+        let span = match &method.sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => name.span(),
+        };
+        quote_spanned!(span=> #p::IntoReply::into_reply(__ret))
     };
     // A plain `fn` handler is called directly; an `async fn` one makes a boxed future.
     let bound = if method.sig.asyncness.is_some() {
@@ -304,6 +306,23 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
         }
     };
     Some(Handler { event, tokens })
+}
+
+/// Whether the return type is written `AnyValue` (any path ending in it, no generics).
+fn names_any_value(output: &ReturnType) -> bool {
+    match output {
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(p) => {
+                p.qself.is_none()
+                    && p.path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "AnyValue" && s.arguments.is_none())
+            }
+            _ => false,
+        },
+        ReturnType::Default => false,
+    }
 }
 
 pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {

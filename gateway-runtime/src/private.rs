@@ -129,8 +129,9 @@ impl<'a, T> ValidateNo<'a> for ValidateProbe<'a, T> {
     }
 }
 
-/// A handler's return value: an `AnyValue` is written by the direct JSON writer, anything
-/// else goes through [`IntoReply`]. Called as `(&&ReplyProbe::new(v)).reply()`.
+/// A handler's return value written `AnyValue`: the crate's `AnyValue` is written by the
+/// direct JSON writer, another type of that name goes through [`IntoReply`]. Called as
+/// `(&&ReplyProbe::new(v)).reply()`.
 pub struct ReplyProbe<T>(Cell<Option<T>>);
 impl<T> ReplyProbe<T> {
     pub fn new(value: T) -> Self {
@@ -156,7 +157,6 @@ impl<T: IntoReply> ReplyOther for ReplyProbe<T> {
         }
     }
 }
-pub fn assert_reply<T: IntoReply>(_: &T) {}
 
 pub struct HookProbe<G>(PhantomData<G>);
 impl<G> HookProbe<G> {
