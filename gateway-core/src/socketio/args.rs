@@ -176,7 +176,8 @@ impl Args {
     }
 
     /// Deserializes argument `i` (a missing argument reads as JSON `null`). Binary
-    /// placeholders resolve to the packet's attachments through [`super::Binary`].
+    /// placeholders resolve to the packet's attachments through [`super::Binary`]. For an
+    /// [`AnyValue`], [`get_any`](Self::get_any) builds the same value faster.
     pub fn get<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
         let raw = self.raw(i).unwrap_or("null");
         binary::with_decode_attachments(&self.attachments, || serde_json::from_str(raw))
