@@ -150,8 +150,13 @@ async fn connection<H: EngineHandler>(
         };
         // The head's bytes go now: the read buffer can then reuse the allocation.
         drop(buf);
-        let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
-        ws.queue_raw(&handshake.answer);
+        // In a block: a `ws` local of this function would keep a second copy of the
+        // connection in the task for its whole life.
+        let ws = {
+            let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
+            ws.queue_raw(&handshake.answer);
+            ws
+        };
         engine.serve_new_websocket(ws, handshake.request).await;
         return;
     }
@@ -210,7 +215,9 @@ async fn read_head<T>(
 }
 
 struct Handshake {
-    request: RequestInfo,
+    /// Shared already: the connection's long-lived task then carries a pointer, not the
+    /// request.
+    request: Arc<RequestInfo>,
     answer: Vec<u8>,
 }
 
@@ -270,7 +277,10 @@ fn websocket_handshake<H: EngineHandler>(
             RequestInfo::new(parts.headers, parts.uri, Some(addr), time)
         }
     };
-    Some(Handshake { request, answer })
+    Some(Handshake {
+        request: Arc::new(request),
+        answer,
+    })
 }
 
 /// The headers of a request head (the values are slices of `head`).

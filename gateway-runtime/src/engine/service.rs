@@ -162,14 +162,14 @@ impl<H: EngineHandler> EngineInner<H> {
     pub(crate) fn open_session(
         self: &Arc<Self>,
         transport: TransportKind,
-        request: RequestInfo,
+        request: Arc<RequestInfo>,
     ) -> (Arc<Session<H::Conn>>, String) {
         let sid = Sid::random();
         let socket = Arc::new(EngineSocket::new(
             sid,
             transport,
             self.config.max_buffered_packets,
-            Arc::new(request),
+            request,
         ));
         let conn = self.handler.on_open(&socket);
         let session = Arc::new(Session::new(socket, conn));
@@ -283,12 +283,12 @@ async fn handle<H: EngineHandler>(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let request = RequestInfo::new(
+    let request = Arc::new(RequestInfo::new(
         owned_headers(&parts.headers),
         owned_uri(&parts.uri),
         remote_addr,
         SystemTime::now(),
-    );
+    ));
     match transport {
         TransportKind::Polling => {
             let (_session, open) = engine.open_session(TransportKind::Polling, request);

@@ -206,13 +206,19 @@ impl<IO: WsIo> WsConn<IO> {
         }
     }
 
+    /// Queues a small frame to go with the next write.
+    fn queue_frame(&mut self, kind: FrameKind, payload: &[u8]) {
+        encode_header(&mut self.wbuf, kind, payload.len());
+        self.wbuf.extend_from_slice(payload);
+    }
+
     /// Queues a frame; payloads above the copy threshold are written at once, in place.
     async fn queue(&mut self, kind: FrameKind, payload: &[u8], limit: Duration) -> io::Result<()> {
-        encode_header(&mut self.wbuf, kind, payload.len());
         if payload.len() <= self.limits.copy_threshold {
-            self.wbuf.extend_from_slice(payload);
+            self.queue_frame(kind, payload);
             return Ok(());
         }
+        encode_header(&mut self.wbuf, kind, payload.len());
         self.flush(limit).await?;
         write_within(&mut self.io, payload, limit).await
     }
@@ -269,15 +275,17 @@ impl<H: EngineHandler> EngineInner<H> {
     pub(crate) async fn serve_new_websocket<IO: WsIo>(
         self: Arc<Self>,
         mut ws: WsConn<IO>,
-        request: RequestInfo,
+        request: Arc<RequestInfo>,
     ) {
         let (session, open) = self.open_session(TransportKind::Websocket, request);
-        if ws.send_text(&open, self.write_limit()).await.is_err() {
-            session.socket.close(CloseReason::TransportError);
-        } else {
-            let heartbeat = Heartbeat::new(&self.config, &session);
-            self.run_websocket(&session, ws, Some(heartbeat)).await;
-        }
+        // Queued behind the handshake's answer: the connection loop's first write sends
+        // both. (Awaiting a send here would size this long-lived task for that send's
+        // state too.)
+        ws.queue_frame(FrameKind::Text, open.as_bytes());
+        let heartbeat = Heartbeat::new(&self.config, &session);
+        self.run_websocket(&session, &mut ws, Some(heartbeat)).await;
+        // The connection closes before the session's teardown (which may wait on hooks).
+        drop(ws);
         self.teardown(&session).await;
     }
 
@@ -332,7 +340,7 @@ impl<H: EngineHandler> EngineInner<H> {
         session.socket.set_transport(TransportKind::Websocket);
         session.upgrading.store(false, Ordering::Release);
         // The session's own task keeps its heartbeat and tears it down.
-        self.run_websocket(&session, ws, None).await;
+        self.run_websocket(&session, &mut ws, None).await;
     }
 
     /// How long a write may wait for a peer that does not read.
@@ -342,10 +350,12 @@ impl<H: EngineHandler> EngineInner<H> {
 
     /// Runs the connection until the session closes (it is closed when this returns).
     /// With `heartbeat`, this task also pings the client and enforces the deadlines.
+    /// (`ws` is borrowed: an async fn keeps its arguments for its whole life, so a
+    /// connection passed down by value would be stored once per level in the task.)
     async fn run_websocket<IO: WsIo>(
         &self,
         session: &Arc<Session<H::Conn>>,
-        mut ws: WsConn<IO>,
+        ws: &mut WsConn<IO>,
         mut heartbeat: Option<Heartbeat>,
     ) {
         let socket = &session.socket;
@@ -412,7 +422,7 @@ impl<H: EngineHandler> EngineInner<H> {
             // What the messages just handled queued (and anything else waiting) leaves
             // before more is read, in one write with the pongs.
             let closing = socket.take_queued(&mut batch);
-            if write_batch(&mut ws, &mut batch, limit).await.is_err() {
+            if write_batch(ws, &mut batch, limit).await.is_err() {
                 socket.close(CloseReason::TransportError);
                 return;
             }
