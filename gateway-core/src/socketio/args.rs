@@ -197,23 +197,25 @@ impl Args {
     /// assert_eq!(args.get_any(1).unwrap(), AnyValue::Null);
     /// ```
     pub fn get_any(&self, i: usize) -> Result<AnyValue, serde_json::Error> {
-        match self.raw(i) {
-            Some(raw) => super::value_json::parse(raw, &self.attachments),
-            None => Ok(AnyValue::Null),
-        }
+        self.any_at(i, 0)
     }
 
     /// All arguments as one [`AnyValue::Array`]: the value `get_all::<AnyValue>()` gives
     /// (floats as in [`get_any`](Self::get_any)).
     pub fn get_all_any(&self) -> Result<AnyValue, serde_json::Error> {
+        // One level deeper: inside the array of them.
         (0..self.len())
-            .map(|i| match self.raw(i) {
-                // One level deeper: inside the array of them.
-                Some(raw) => super::value_json::parse_nested(raw, &self.attachments, 1),
-                None => Ok(AnyValue::Null),
-            })
+            .map(|i| self.any_at(i, 1))
             .collect::<Result<_, _>>()
             .map(AnyValue::Array)
+    }
+
+    /// Argument `i` read directly, as a value `depth` levels deep in its document.
+    fn any_at(&self, i: usize, depth: u32) -> Result<AnyValue, serde_json::Error> {
+        match self.raw(i) {
+            Some(raw) => super::value_json::parse(raw, &self.attachments, depth),
+            None => Ok(AnyValue::Null),
+        }
     }
 
     /// Deserializes all arguments as one JSON array into `T` (a tuple or a `Vec`).

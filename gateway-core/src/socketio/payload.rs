@@ -29,8 +29,7 @@ pub(crate) const HEADROOM: usize = 24;
 impl Payload {
     /// Serializes `value` (binary values become attachments).
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        let mut buf = Vec::with_capacity(128);
-        buf.resize(HEADROOM, b' ');
+        let mut buf = Self::headroom();
         let (written, attachments) = collect_attachments(|| serde_json::to_writer(&mut buf, value));
         written?;
         Ok(Self { buf, attachments })
@@ -45,11 +44,17 @@ impl Payload {
     /// assert_eq!(Payload::from_any(&value), Payload::from_serialize(&value).unwrap());
     /// ```
     pub fn from_any(value: &AnyValue) -> Self {
-        let mut buf = Vec::with_capacity(128);
-        buf.resize(HEADROOM, b' ');
+        let mut buf = Self::headroom();
         let mut attachments = Vec::new();
         super::value_json::write(value, &mut buf, &mut attachments);
         Self { buf, attachments }
+    }
+
+    /// An empty buffer with the reserved room in front, and room for a small value.
+    fn headroom() -> Vec<u8> {
+        let mut buf = Vec::with_capacity(128);
+        buf.resize(HEADROOM, b' ');
+        buf
     }
 
     /// The JSON text (binary values appear as placeholders).

@@ -182,14 +182,26 @@ impl<'de> Visitor<'de> for AnyVisitor {
         while let Some((k, v)) = access.next_entry::<String, AnyValue>()? {
             map.insert(k, v);
         }
+        AnyValue::from_object(map, super::binary::attachment)
+            .map_err(|InvalidPlaceholder| de::Error::custom("invalid placeholder"))
+    }
+}
+
+/// A binary placeholder whose `num` is not an attachment index.
+pub(crate) struct InvalidPlaceholder;
+
+impl AnyValue {
+    /// An object just read: a binary placeholder (`{"_placeholder":true,"num":n}`) whose
+    /// attachment `n` exists becomes that attachment; without one (outside a binary packet)
+    /// it stays a plain object, as socket.io reads it.
+    pub(crate) fn from_object(
+        map: AnyMap,
+        attachment: impl FnOnce(usize) -> Option<Bytes>,
+    ) -> Result<AnyValue, InvalidPlaceholder> {
         if map.len() == 2 && map.get("_placeholder") == Some(&AnyValue::Bool(true)) {
             if let Some(AnyValue::Number(n)) = map.get("num") {
-                let num = n
-                    .as_u64()
-                    .ok_or_else(|| de::Error::custom("invalid placeholder"))?;
-                // Outside a binary packet (no attachment to refer to) it is a plain object,
-                // as socket.io reads it.
-                if let Some(bytes) = super::binary::attachment(num as usize) {
+                let num = n.as_u64().ok_or(InvalidPlaceholder)?;
+                if let Some(bytes) = usize::try_from(num).ok().and_then(attachment) {
                     return Ok(AnyValue::Binary(bytes));
                 }
             }

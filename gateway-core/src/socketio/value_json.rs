@@ -16,16 +16,11 @@ use super::{AnyMap, AnyValue};
 /// Deepest nesting of arrays and objects read (`serde_json`'s limit).
 const MAX_DEPTH: u32 = 127;
 
-/// Reads `input` (one JSON value, whitespace around it allowed). A binary placeholder
+/// Reads `input` (one JSON value, whitespace around it allowed), a value that sits `depth`
+/// levels deep in its document (the nesting limit counts them). A binary placeholder
 /// `{"_placeholder":true,"num":n}` becomes `attachments[n]`; without that attachment it
 /// stays a plain object.
-pub(crate) fn parse(input: &str, attachments: &[Bytes]) -> Result<AnyValue> {
-    parse_nested(input, attachments, 0)
-}
-
-/// [`parse`] for a value that sits `depth` levels deep in its document (the nesting
-/// limit counts them).
-pub(crate) fn parse_nested(input: &str, attachments: &[Bytes], depth: u32) -> Result<AnyValue> {
+pub(crate) fn parse(input: &str, attachments: &[Bytes], depth: u32) -> Result<AnyValue> {
     let mut p = Parser {
         text: input,
         bytes: input.as_bytes(),
@@ -171,62 +166,39 @@ impl Parser<'_> {
                 }
             }
         }
-        self.placeholder(map)
+        AnyValue::from_object(map, |i| self.attachments.get(i).cloned())
+            .map_err(|_| self.error("invalid placeholder"))
     }
 
-    /// A binary placeholder naming one of the attachments becomes that attachment.
-    fn placeholder(&self, map: AnyMap) -> Result<AnyValue> {
-        if map.len() == 2 && map.get("_placeholder") == Some(&AnyValue::Bool(true)) {
-            if let Some(AnyValue::Number(n)) = map.get("num") {
-                let num = n
-                    .as_u64()
-                    .ok_or_else(|| self.error("invalid placeholder"))?;
-                if let Some(bytes) = usize::try_from(num)
-                    .ok()
-                    .and_then(|i| self.attachments.get(i))
-                {
-                    return Ok(AnyValue::Binary(bytes.clone()));
-                }
-            }
-        }
-        Ok(AnyValue::Object(map))
-    }
-
-    /// The rest of a string whose opening quote was read.
+    /// The rest of a string whose opening quote was read. Without escapes it is one copy
+    /// of the text; with them, the runs between escapes are gathered.
     fn string(&mut self) -> Result<String> {
-        let start = self.pos;
+        let mut escaped: Option<String> = None;
+        let mut run = self.pos;
         loop {
             self.pos = skip_plain(self.bytes, self.pos);
             match self.peek() {
                 Some(b'"') => {
-                    let s = self.text[start..self.pos].to_owned();
+                    let tail = &self.text[run..self.pos];
                     self.pos += 1;
-                    return Ok(s);
+                    return Ok(match escaped {
+                        None => tail.to_owned(),
+                        Some(mut out) => {
+                            out.push_str(tail);
+                            out
+                        }
+                    });
                 }
-                Some(b'\\') => break,
+                Some(b'\\') => {
+                    let out = escaped.get_or_insert_with(String::new);
+                    out.push_str(&self.text[run..self.pos]);
+                    self.pos += 1;
+                    self.escape(out)?;
+                    run = self.pos;
+                }
                 Some(0..=0x1f) => return Err(self.error("control character in string")),
                 Some(_) => self.pos += 1,
                 None => return Err(self.error("EOF while parsing a string")),
-            }
-        }
-        let mut out = String::with_capacity(self.pos - start + 16);
-        out.push_str(&self.text[start..self.pos]);
-        loop {
-            let run = self.pos;
-            while let Some(c) = self.peek() {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            out.push_str(&self.text[run..self.pos]);
-            match self.next()? {
-                b'"' => return Ok(out),
-                b'\\' => self.escape(&mut out)?,
-                _ => {
-                    self.pos -= 1;
-                    return Err(self.error("control character in string"));
-                }
             }
         }
     }
@@ -468,6 +440,11 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole document.
+    fn parse(input: &str, attachments: &[Bytes]) -> Result<AnyValue> {
+        super::parse(input, attachments, 0)
+    }
 
     /// What serde_json makes of `input` through `AnyValue`'s `Deserialize`.
     fn via_serde(input: &str, attachments: &[Bytes]) -> Option<AnyValue> {
