@@ -29,7 +29,7 @@ mod packet;
 mod payload;
 mod scan;
 mod value;
-mod value_json;
+pub(crate) mod value_json;
 
 pub use any_map::AnyMap;
 pub use args::Args;

@@ -379,7 +379,7 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
     }
 }
 
-fn write_u64(mut n: u64, out: &mut Vec<u8>) {
+pub(crate) fn write_u64(mut n: u64, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -394,7 +394,7 @@ fn write_u64(mut n: u64, out: &mut Vec<u8>) {
 }
 
 /// A JSON string, escaped as `serde_json` escapes it.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
