@@ -374,8 +374,32 @@ impl AsyncWrite for Prefixed {
 
 #[cfg(test)]
 mod tests {
-    use super::{path_matches, NoDelay};
+    use super::{connection, path_matches, NoDelay};
     use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::watch;
+
+    /// An idle WebSocket connection costs its buffers, its session and this task, which
+    /// lives as long as the connection: it must not carry what only the handshake needs.
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        let io = crate::socketio::SocketIo::builder().build();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, addr) = listener.accept().await.unwrap();
+        let (_stop_tx, stop_rx) = watch::channel(());
+        let task = connection(
+            io.engine_inner(),
+            stream,
+            addr,
+            axum::Router::new(),
+            stop_rx,
+        );
+        let size = std::mem::size_of_val(&task);
+        eprintln!("connection task: {size} bytes");
+        assert!(size <= 2048, "a connection's task takes {size} bytes");
+    }
 
     #[tokio::test]
     async fn every_accepted_connection_has_nodelay() {

@@ -81,6 +81,11 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Arc<EngineInner<H>> {
+        &self.inner
+    }
+
     /// The options in force.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config

@@ -340,6 +340,11 @@ impl SocketIo {
         self.engine.session_count()
     }
 
+    #[cfg(test)]
+    pub(crate) fn engine_inner(&self) -> Arc<crate::engine::EngineInner<SocketIoHandler>> {
+        self.engine.inner().clone()
+    }
+
     /// The router serving the engine path; merge it into your axum app to share a port.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         self.engine.router()
