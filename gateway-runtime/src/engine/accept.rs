@@ -336,6 +336,11 @@ impl AsyncRead for Prefixed {
             let n = self.prefix.len().min(buf.remaining());
             buf.put_slice(&self.prefix[..n]);
             self.prefix.advance(n);
+            if !self.prefix.has_remaining() {
+                // An empty slice still holds the whole read buffer: an upgraded
+                // connection keeps this stream for its life.
+                self.prefix = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.io).poll_read(cx, buf)
@@ -374,7 +379,9 @@ impl AsyncWrite for Prefixed {
 
 #[cfg(test)]
 mod tests {
-    use super::{connection, path_matches, NoDelay};
+    use super::{connection, path_matches, NoDelay, Prefixed};
+    use bytes::Bytes;
+    use tokio::io::AsyncReadExt;
     use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::watch;
 
@@ -416,6 +423,31 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(matches!(nodelay, NoDelay::Inherited));
         }
+    }
+
+    /// An upgraded connection keeps its stream for its whole life: once the request head
+    /// put back in front has been read, the buffer it came in must be let go.
+    #[tokio::test]
+    async fn a_read_prefix_lets_go_of_its_buffer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let head = Bytes::from(b"GET /socket.io/?EIO=4 HTTP/1.1\r\n\r\n".to_vec());
+        let mut io = Prefixed {
+            prefix: head.clone(),
+            io: stream,
+        };
+        let mut got = vec![0; head.len()];
+        io.read_exact(&mut got[..10]).await.unwrap();
+        assert!(!head.is_unique(), "half of the head is still to be read");
+        io.read_exact(&mut got[10..]).await.unwrap();
+        assert_eq!(got, head);
+        assert!(
+            head.is_unique(),
+            "the stream still holds the request head's buffer"
+        );
     }
 
     #[test]
