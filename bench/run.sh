@@ -45,7 +45,8 @@ Flags (or the environment variable in capitals):
   --warmup S           unmeasured seconds before [$WARMUP]
   --idle-clients N     idle connections (10k by default; 100000 needs ulimit -n above it) [$IDLE_CLIENTS]
   --servers LIST       among: gateway socketioxide socket.io [$SERVERS]
-  --scenarios LIST     among: connects idle echo100 echo1000 broadcast overhead [$SCENARIOS]
+  --scenarios LIST     among: connects idle echo100 echo1000 broadcast overhead, and
+                       upgrades (connects over polling, then WebSocket) [$SCENARIOS]
   --port P             first port to try [$PORT]
   --nice N             run servers and load generator with nice -n N (negative needs root)
   --out DIR            where raw results go [bench/results/<date>]
@@ -200,11 +201,16 @@ start_server() {
     return 1
 }
 
-# loadgen_args SCENARIO: the load generator's arguments for a scenario, and its time limit.
+# loadgen_args SCENARIO: the load generator's arguments for a scenario, its time limit, and
+# the scenario name its RESULT line gives (NAME).
 loadgen_args() {
+    NAME=""
     case "$1" in
         connects) ARGS=(connects --clients "$CONNECT_INFLIGHT" --duration "$DURATION" --warmup "$WARMUP")
                   LIMIT=$((DURATION + WARMUP + 60)) ;;
+        upgrades) ARGS=(connects --transport upgrade --clients "$CONNECT_INFLIGHT" --duration "$DURATION"
+                        --warmup "$WARMUP")
+                  LIMIT=$((DURATION + WARMUP + 60)); NAME=upgrades ;;
         idle) ARGS=(idle --clients "$IDLE_CLIENTS" --duration "$IDLE_HOLD")
               LIMIT=$((IDLE_HOLD + 120 + IDLE_CLIENTS / 500)) ;;
         echo100|overhead) ARGS=(echo --clients 100 --duration "$DURATION" --warmup "$WARMUP")
@@ -216,6 +222,7 @@ loadgen_args() {
                    LIMIT=120 ;;
         *) return 1 ;;
     esac
+    NAME=${NAME:-${ARGS[0]}}
 }
 
 # disturbed RESULT-LINE: whether other processes took more than 10% of a pinned core.
@@ -249,7 +256,7 @@ attempt_one() {
     local tag="${server}_${scenario}_${run}"
     loadgen_args "$scenario" || { log "unknown scenario $scenario"; return 0; }
     if ! start_server "$server" "$OUT/$tag.server.log"; then
-        LAST_RESULT="RESULT scenario=${ARGS[0]} label=$server error=1 run=$run"
+        LAST_RESULT="RESULT scenario=$NAME label=$server error=1 run=$run"
         return 0
     fi
     sleep 0.3
@@ -262,7 +269,7 @@ attempt_one() {
     local result
     result=$(grep '^RESULT ' "$OUT/$tag.loadgen.log" | tail -n 1 || true)
     if [ -z "$result" ]; then
-        result="RESULT scenario=${ARGS[0]} label=$server error=1"
+        result="RESULT scenario=$NAME label=$server error=1"
         log "  no result (exit status $status); see $OUT/$tag.loadgen.log"
     else
         log "  ${result#RESULT }"

@@ -1,5 +1,6 @@
 //! One Socket.IO client over WebSocket, spoken by hand: the Engine.IO handshake, the
-//! Socket.IO CONNECT to `/`, Engine.IO heartbeats, and a few frame helpers.
+//! Socket.IO CONNECT to `/` (over the WebSocket, or over long-polling before an upgrade),
+//! Engine.IO heartbeats, and a few frame helpers.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -23,6 +24,11 @@ pub struct Target {
     pub addr: SocketAddr,
     /// The request target: path and Engine.IO query (`/socket.io/?EIO=4&transport=websocket`).
     pub path: String,
+    /// The path alone (`/socket.io/`).
+    pub base: String,
+    /// Open over HTTP long-polling, then upgrade (socket.io-client's default), instead of
+    /// opening the WebSocket at once.
+    pub upgrade: bool,
     /// How many loopback source addresses to spread the clients over (127.0.0.2, ...);
     /// 0 lets the kernel choose (no bind).
     pub src_addrs: u32,
@@ -47,8 +53,8 @@ impl Target {
             host.trim_matches(['[', ']']).parse()?
         };
         let addr = SocketAddr::new(ip, port.parse()?);
-        let path = path.split('?').next().unwrap_or("/socket.io/");
-        let path = format!("{path}?EIO=4&transport=websocket");
+        let base = path.split('?').next().unwrap_or("/socket.io/").to_owned();
+        let path = format!("{base}?EIO=4&transport=websocket");
         // Binding to other loopback addresses only makes sense when the server is on loopback.
         let src_addrs = if ip.is_loopback() && ip.is_ipv4() {
             src_addrs
@@ -58,6 +64,8 @@ impl Target {
         Ok(Self {
             addr,
             path,
+            base,
+            upgrade: false,
             src_addrs,
         })
     }
@@ -114,16 +122,59 @@ impl Client {
     }
 
     async fn connect_inner(target: &Target, n: u64) -> Result<Self, Error> {
-        let socket = if target.addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Some(src) = target.source(n) {
-            socket.bind(SocketAddr::new(src, 0))?;
+        if target.upgrade {
+            return Self::connect_upgrading(target, n).await;
         }
-        let stream = socket.connect(target.addr).await?;
-        stream.set_nodelay(true)?;
+        let mut client = Self::websocket(target, n, &target.path).await?;
+        let open = client.next_text().await?;
+        if !open.as_str().starts_with("0{") || !open.as_str().contains("\"sid\"") {
+            return Err(
+                format!("expected an Engine.IO OPEN packet, got {:?}", open.as_str()).into(),
+            );
+        }
+        client.send("40").await?;
+        let answer = client.next_text().await?;
+        check_connect_answer(answer.as_str())?;
+        Ok(client)
+    }
+
+    /// socket.io-client's default: the Engine.IO handshake, the CONNECT and its answer over
+    /// HTTP long-polling (one keep-alive connection), then a WebSocket for the same session,
+    /// probed (`2probe` / `3probe`) and upgraded (`5`).
+    async fn connect_upgrading(target: &Target, n: u64) -> Result<Self, Error> {
+        let polling = format!("{}?EIO=4&transport=polling", target.base);
+        let mut http = Http {
+            stream: tcp(target, n).await?,
+            buf: BytesMut::with_capacity(1024),
+            host: target.addr.to_string(),
+        };
+        let open = http.request("GET", &polling, "").await?;
+        let sid = open
+            .strip_prefix("0{\"sid\":\"")
+            .and_then(|rest| rest.split('"').next())
+            .ok_or_else(|| format!("expected an Engine.IO OPEN packet, got {open:?}"))?
+            .to_owned();
+        let polling = format!("{polling}&sid={sid}");
+        let ok = http.request("POST", &polling, "40").await?;
+        if ok != "ok" {
+            return Err(format!("a POST was answered {ok:?}").into());
+        }
+        let answer = http.request("GET", &polling, "").await?;
+        check_connect_answer(&answer)?;
+        let path = format!("{}?EIO=4&transport=websocket&sid={sid}", target.base);
+        let mut client = Self::websocket(target, n, &path).await?;
+        client.send("2probe").await?;
+        let probe = client.next_text().await?;
+        if probe.as_str() != "3probe" {
+            return Err(format!("expected 3probe, got {:?}", probe.as_str()).into());
+        }
+        client.send("5").await?;
+        Ok(client)
+    }
+
+    /// A TCP connection upgraded to WebSocket at `path` (the `Sec-WebSocket-Accept` checked).
+    async fn websocket(target: &Target, n: u64, path: &str) -> Result<Self, Error> {
+        let stream = tcp(target, n).await?;
         let seed = scramble(n ^ 0x9E37_79B9_7F4A_7C15);
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&seed.to_le_bytes());
@@ -136,9 +187,9 @@ impl Client {
             mask: (scramble(seed ^ 1) as u32).to_le_bytes(),
         };
         let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            target.path, target.addr
+            target.addr
         );
         client.stream.write_all(request.as_bytes()).await?;
         let head_len = loop {
@@ -152,21 +203,6 @@ impl Client {
         };
         let head = client.rbuf.split_to(head_len);
         check_upgrade(&head, &key)?;
-        let open = client.next_text().await?;
-        if !open.as_str().starts_with("0{") || !open.as_str().contains("\"sid\"") {
-            return Err(
-                format!("expected an Engine.IO OPEN packet, got {:?}", open.as_str()).into(),
-            );
-        }
-        client.send("40").await?;
-        let answer = client.next_text().await?;
-        if !answer.as_str().starts_with("40{") || !answer.as_str().contains("\"sid\"") {
-            return Err(format!(
-                "expected a Socket.IO CONNECT answer, got {:?}",
-                answer.as_str()
-            )
-            .into());
-        }
         Ok(client)
     }
 
@@ -305,6 +341,85 @@ impl Client {
             while self.next_text().await.is_ok() {}
         })
         .await;
+    }
+}
+
+/// A TCP connection to the target from the `n`-th source address, TCP_NODELAY on.
+async fn tcp(target: &Target, n: u64) -> Result<TcpStream, Error> {
+    let socket = if target.addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(src) = target.source(n) {
+        socket.bind(SocketAddr::new(src, 0))?;
+    }
+    let stream = socket.connect(target.addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Checks the answer to a Socket.IO CONNECT to `/`.
+fn check_connect_answer(answer: &str) -> Result<(), Error> {
+    if answer.starts_with("40{") && answer.contains("\"sid\"") {
+        Ok(())
+    } else {
+        Err(format!("expected a Socket.IO CONNECT answer, got {answer:?}").into())
+    }
+}
+
+/// HTTP/1.1 requests on one keep-alive connection, for the long-polling transport.
+struct Http {
+    stream: TcpStream,
+    buf: BytesMut,
+    host: String,
+}
+
+impl Http {
+    /// Sends a request with `body` and returns the body of a `200` answer (its length
+    /// given by `Content-Length`).
+    async fn request(&mut self, method: &str, path: &str, body: &str) -> Result<String, Error> {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain;charset=UTF-8\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        );
+        self.stream.write_all(request.as_bytes()).await?;
+        let head_len = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            if self.buf.len() > 16 * 1024 {
+                return Err("an HTTP answer head is too long".into());
+            }
+            self.read_more().await?;
+        };
+        let head = self.buf.split_to(head_len);
+        let head = std::str::from_utf8(&head).map_err(|_| "an HTTP answer head is not text")?;
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap_or("");
+        if !status.starts_with("HTTP/1.1 200") {
+            return Err(format!("{method} {path}: {status:?}").into());
+        }
+        let len: usize = lines
+            .filter_map(|l| l.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .ok_or("an HTTP answer without Content-Length")?;
+        while self.buf.len() < len {
+            self.read_more().await?;
+        }
+        let body = self.buf.split_to(len);
+        Ok(String::from_utf8(body.to_vec()).map_err(|_| "an HTTP answer body is not text")?)
+    }
+
+    async fn read_more(&mut self) -> Result<(), Error> {
+        self.buf.reserve(4096);
+        if self.stream.read_buf(&mut self.buf).await? == 0 {
+            return Err("the connection ended".into());
+        }
+        Ok(())
     }
 }
 

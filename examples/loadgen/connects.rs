@@ -1,5 +1,7 @@
 //! Connection rate: `--clients` workers each loop over connect (TCP, WebSocket upgrade,
-//! Engine.IO OPEN, Socket.IO CONNECT to `/`, CONNECT answer) and close.
+//! Engine.IO OPEN, Socket.IO CONNECT to `/`, CONNECT answer) and close. With
+//! `--transport upgrade` each connection opens over long-polling and then upgrades, and
+//! the RESULT line names the scenario `upgrades`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -117,8 +119,13 @@ pub async fn run(opts: &Opts) -> Result<Verdict, Error> {
         println!("connects: first error: {e}");
     }
     println!(
-        "RESULT scenario=connects label={} clients={workers} close={} connects_per_sec={} p50_ms={} \
+        "RESULT scenario={} label={} clients={workers} close={} connects_per_sec={} p50_ms={} \
          p99_ms={} errors={errors} {}",
+        if opts.target.upgrade {
+            "upgrades"
+        } else {
+            "connects"
+        },
         opts.label,
         if opts.clean_close { "clean" } else { "reset" },
         fmt(rate, 0),

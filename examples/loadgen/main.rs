@@ -34,7 +34,8 @@ usage: loadgen <scenario> [options]
 scenarios:
   connects   full handshakes (WebSocket + Engine.IO OPEN + Socket.IO CONNECT to /) with
              --clients in flight, each connection ended right after (--close); completed
-             handshakes per second
+             handshakes per second (with --transport upgrade: over long-polling, then
+             upgraded to WebSocket)
   idle       --clients idle connections (default 10000); server RSS per connection
              (needs --server-pid)
   echo       --clients clients, each sending 42<id>[\"echo\",<payload>] and waiting for
@@ -60,6 +61,10 @@ options:
   --parallel P          handshakes in flight while setting up clients [256]
   --close MODE          connects: end each connection with a TCP `reset` (SO_LINGER 0, no
                         TIME_WAIT) or a `clean` WebSocket close handshake [reset]
+  --transport T         how each client opens: `websocket` (the WebSocket from the start) or
+                        `upgrade` (socket.io-client's default: the Engine.IO handshake and
+                        the Socket.IO CONNECT over HTTP long-polling, then the upgrade to
+                        WebSocket with its probe) [websocket]
 ";
 
 /// Command-line options.
@@ -99,6 +104,7 @@ fn parse_args() -> Result<Opts, String> {
     let mut scenario = None;
     let mut url = "ws://127.0.0.1:3000/socket.io/".to_owned();
     let mut src_addrs = 200u32;
+    let mut upgrade = false;
     let mut opts = Opts {
         scenario: String::new(),
         target: Target::parse("ws://127.0.0.1:3000/", 0).map_err(|e| e.to_string())?,
@@ -148,6 +154,13 @@ fn parse_args() -> Result<Opts, String> {
             "--server-pid" => opts.server_pid = Some(value),
             "--label" => opts.label = value,
             "--src-addrs" => src_addrs = num(&name, &value)?,
+            "--transport" => {
+                upgrade = match value.as_str() {
+                    "upgrade" => true,
+                    "websocket" => false,
+                    _ => return Err(format!("--transport: websocket or upgrade, not {value:?}")),
+                }
+            }
             "--parallel" => opts.parallel = num::<usize>(&name, &value)?.max(1),
             "--close" => {
                 opts.clean_close = match value.as_str() {
@@ -161,6 +174,7 @@ fn parse_args() -> Result<Opts, String> {
     }
     opts.scenario = scenario.ok_or("no scenario given")?;
     opts.target = Target::parse(&url, src_addrs).map_err(|e| format!("--url: {e}"))?;
+    opts.target.upgrade = upgrade;
     Ok(opts)
 }
 

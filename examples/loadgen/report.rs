@@ -98,6 +98,22 @@ const ROWS: &[Row] = &[
         1,
     ),
     row(
+        "upgrades/s (polling, then WebSocket; 100 in flight)",
+        "upgrades",
+        None,
+        "connects_per_sec",
+        Better::Higher,
+        0,
+    ),
+    row(
+        "upgrades: server CPU µs per connection",
+        "upgrades",
+        None,
+        "server_us_per_op",
+        Better::Lower,
+        1,
+    ),
+    row(
         "idle: server KiB per connection",
         "idle",
         None,
