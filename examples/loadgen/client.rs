@@ -159,7 +159,29 @@ impl Client {
         if ok != "ok" {
             return Err(format!("a POST was answered {ok:?}").into());
         }
-        let answer = http.request("GET", &polling, "").await?;
+        // A payload may hold several packets (separated by 0x1e), heartbeats among them.
+        let answer = loop {
+            let payload = http.request("GET", &polling, "").await?;
+            let mut answer = None;
+            let mut pings = 0;
+            for packet in payload.split('\u{1e}') {
+                match packet {
+                    "2" => pings += 1,
+                    "6" => {}
+                    p if p.starts_with("40") => answer = Some(p.to_owned()),
+                    p => return Err(format!("expected a CONNECT answer, got {p:?}").into()),
+                }
+            }
+            for _ in 0..pings {
+                let ok = http.request("POST", &polling, "3").await?;
+                if ok != "ok" {
+                    return Err(format!("a POST was answered {ok:?}").into());
+                }
+            }
+            if let Some(answer) = answer {
+                break answer;
+            }
+        };
         check_connect_answer(&answer)?;
         let path = format!("{}?EIO=4&transport=websocket&sid={sid}", target.base);
         let mut client = Self::websocket(target, n, &path).await?;
