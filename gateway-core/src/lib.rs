@@ -15,5 +15,6 @@
 
 pub mod di;
 pub mod engineio;
+mod json_text;
 pub mod socketio;
 pub mod websocket;

@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use crate::socketio::value_json::{write_string, write_u64};
+use crate::json_text::{write_string, write_u64};
 
 /// The data of the `0` (open) packet that starts every Engine.IO session.
 ///

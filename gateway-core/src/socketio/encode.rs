@@ -237,7 +237,7 @@ impl Encoder {
     pub fn connect(nsp: &str, sid: &str) -> String {
         let mut out = header(PacketKind::Connect, 0, nsp, None, 10 + sid.len());
         out.extend_from_slice(b"{\"sid\":");
-        super::value_json::write_string(sid, &mut out);
+        crate::json_text::write_string(sid, &mut out);
         out.push(b'}');
         // The namespace is a `&str` and the rest is JSON: UTF-8 throughout.
         String::from_utf8(out).unwrap_or_default()

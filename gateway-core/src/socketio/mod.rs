@@ -29,7 +29,7 @@ mod packet;
 mod payload;
 mod scan;
 mod value;
-pub(crate) mod value_json;
+mod value_json;
 
 pub use any_map::AnyMap;
 pub use args::Args;

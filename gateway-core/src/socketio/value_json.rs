@@ -12,6 +12,7 @@ use serde::de::Error as _;
 
 use super::scan::skip_plain;
 use super::{AnyMap, AnyValue};
+use crate::json_text::{write_string, write_u64};
 
 /// Deepest nesting of arrays and objects read (`serde_json`'s limit).
 const MAX_DEPTH: u32 = 127;
@@ -377,64 +378,6 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
         // Floats: serde_json's own formatting (shortest round-trip form).
         let _ = serde_json::to_writer(&mut *out, n);
     }
-}
-
-pub(crate) fn write_u64(mut n: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-/// A JSON string, escaped as `serde_json` escapes it.
-pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    // Usually nothing needs escaping: a branch-free pass (vectorized) tells, and the
-    // string is copied whole.
-    let needs_escape = bytes.iter().fold(false, |any, &c| {
-        any | (c < 0x20) | (c == b'"') | (c == b'\\')
-    });
-    if !needs_escape {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
-    let mut run = 0;
-    for (pos, &c) in bytes.iter().enumerate() {
-        let escape: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(c >> 4)],
-                HEX[usize::from(c & 0xf)],
-            ],
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[run..pos]);
-        out.extend_from_slice(escape);
-        run = pos + 1;
-    }
-    out.extend_from_slice(&bytes[run..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
