@@ -214,26 +214,13 @@ impl Client {
             target.addr
         );
         client.stream.write_all(request.as_bytes()).await?;
-        let head_len = loop {
-            if let Some(i) = find(&client.rbuf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            if client.rbuf.len() > 16 * 1024 {
-                return Err("the handshake answer is too long".into());
-            }
-            client.read_more().await?;
-        };
-        let head = client.rbuf.split_to(head_len);
+        let head = read_head(&mut client.stream, &mut client.rbuf).await?;
         check_upgrade(&head, &key)?;
         Ok(client)
     }
 
     async fn read_more(&mut self) -> Result<(), Error> {
-        self.rbuf.reserve(4096);
-        if self.stream.read_buf(&mut self.rbuf).await? == 0 {
-            return Err("the connection ended".into());
-        }
-        Ok(())
+        read_into(&mut self.stream, &mut self.rbuf).await
     }
 
     /// Sends one text frame.
@@ -408,41 +395,58 @@ impl Http {
             body.len()
         );
         self.stream.write_all(request.as_bytes()).await?;
-        let head_len = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            if self.buf.len() > 16 * 1024 {
-                return Err("an HTTP answer head is too long".into());
-            }
-            self.read_more().await?;
-        };
-        let head = self.buf.split_to(head_len);
-        let head = std::str::from_utf8(&head).map_err(|_| "an HTTP answer head is not text")?;
-        let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap_or("");
+        let head = read_head(&mut self.stream, &mut self.buf).await?;
+        let (status, headers) = split_head(&head)?;
         if !status.starts_with("HTTP/1.1 200") {
             return Err(format!("{method} {path}: {status:?}").into());
         }
-        let len: usize = lines
-            .filter_map(|l| l.split_once(':'))
-            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse().ok())
+        let len: usize = header(headers, "content-length")
+            .and_then(|v| v.parse().ok())
             .ok_or("an HTTP answer without Content-Length")?;
         while self.buf.len() < len {
-            self.read_more().await?;
+            read_into(&mut self.stream, &mut self.buf).await?;
         }
         let body = self.buf.split_to(len);
         Ok(String::from_utf8(body.to_vec()).map_err(|_| "an HTTP answer body is not text")?)
     }
+}
 
-    async fn read_more(&mut self) -> Result<(), Error> {
-        self.buf.reserve(4096);
-        if self.stream.read_buf(&mut self.buf).await? == 0 {
-            return Err("the connection ended".into());
+/// Reads from `stream` into `buf` until it holds a whole HTTP answer head, and splits the
+/// head off.
+async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<BytesMut, Error> {
+    loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            return Ok(buf.split_to(i + 4));
         }
-        Ok(())
+        if buf.len() > 16 * 1024 {
+            return Err("an HTTP answer head is too long".into());
+        }
+        read_into(stream, buf).await?;
     }
+}
+
+/// Reads what `stream` has into `buf`; the end of the connection is an error.
+async fn read_into(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), Error> {
+    buf.reserve(4096);
+    if stream.read_buf(buf).await? == 0 {
+        return Err("the connection ended".into());
+    }
+    Ok(())
+}
+
+/// An HTTP answer head as its status line and its header lines.
+fn split_head(head: &[u8]) -> Result<(&str, std::str::Split<'_, &str>), Error> {
+    let head = std::str::from_utf8(head).map_err(|_| "an HTTP answer head is not text")?;
+    let mut lines = head.split("\r\n");
+    Ok((lines.next().unwrap_or(""), lines))
+}
+
+/// The value of the header `name` (lower case) among `lines`.
+fn header<'a>(lines: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -451,17 +455,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Checks a `101 Switching Protocols` answer and its `Sec-WebSocket-Accept`.
 fn check_upgrade(head: &[u8], key: &str) -> Result<(), Error> {
-    let head = std::str::from_utf8(head).map_err(|_| "the handshake answer is not text")?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or("");
+    let (status, headers) = split_head(head)?;
     if !status.starts_with("HTTP/1.1 101") {
         return Err(format!("the upgrade was refused: {status:?}").into());
     }
-    let accept = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-accept"))
-        .map(|(_, v)| v.trim())
-        .ok_or("no Sec-WebSocket-Accept in the answer")?;
+    let accept =
+        header(headers, "sec-websocket-accept").ok_or("no Sec-WebSocket-Accept in the answer")?;
     let mut sha = Sha1::new();
     sha.update(key.as_bytes());
     sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
