@@ -63,6 +63,9 @@ impl CloseCode {
     pub const PROTOCOL_ERROR: Self = Self(1002);
     /// 1007: a text message that is not UTF-8, or data the endpoint cannot accept.
     pub const INVALID_DATA: Self = Self(1007);
+    /// 1008: the peer broke a policy of the endpoint (e.g. it let its outgoing buffer
+    /// grow past its limit by not reading).
+    pub const POLICY_VIOLATION: Self = Self(1008);
     /// 1009: a message larger than the endpoint accepts.
     pub const TOO_BIG: Self = Self(1009);
 }
@@ -319,8 +322,28 @@ pub fn encode_header(out: &mut Vec<u8>, kind: FrameKind, len: usize) {
 
 /// Appends a whole close frame with `code` (and no reason).
 pub fn encode_close(out: &mut Vec<u8>, code: CloseCode) {
-    encode_header(out, FrameKind::Close, 2);
+    encode_close_with_reason(out, code, "");
+}
+
+/// Appends a whole close frame with `code` and a `reason` for the peer (cut to the 123
+/// bytes a control frame has room for, at a character boundary).
+///
+/// ```
+/// use gateway_core::websocket::{encode_close_with_reason, CloseCode};
+///
+/// let mut out = Vec::new();
+/// encode_close_with_reason(&mut out, CloseCode::POLICY_VIOLATION, "too slow");
+/// assert_eq!(out, [0x88, 10, 0x03, 0xf0, b't', b'o', b'o', b' ', b's', b'l', b'o', b'w']);
+/// ```
+pub fn encode_close_with_reason(out: &mut Vec<u8>, code: CloseCode, reason: &str) {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = &reason.as_bytes()[..end];
+    encode_header(out, FrameKind::Close, 2 + reason.len());
     out.extend_from_slice(&code.0.to_be_bytes());
+    out.extend_from_slice(reason);
 }
 
 /// The `Sec-WebSocket-Accept` value answering a `Sec-WebSocket-Key`.

@@ -67,6 +67,7 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
             "ping_interval" => sets.push(quote!(o.ping_interval = ::std::option::Option::Some(::std::time::Duration::from_millis(#v));)),
             "ping_timeout" => sets.push(quote!(o.ping_timeout = ::std::option::Option::Some(::std::time::Duration::from_millis(#v));)),
             "max_payload" => sets.push(quote!(o.max_payload = ::std::option::Option::Some(#v);)),
+            "max_buffered_bytes" => sets.push(quote!(o.max_buffered_bytes = ::std::option::Option::Some(#v);)),
             "transports" | "cors" => {
                 let Expr::Array(arr) = v else {
                     cx.error(v, format!("`{key}` is a list of strings, e.g. `{key} = [\"websocket\"]`"));
@@ -86,7 +87,7 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
             }
             _ => cx.error(
                 &nv.path,
-                "unknown gateway option; expected one of: namespace, ack_errors, path, ping_interval, ping_timeout, max_payload, transports, cors",
+                "unknown gateway option; expected one of: namespace, ack_errors, path, ping_interval, ping_timeout, max_payload, max_buffered_bytes, transports, cors",
             ),
         }
     }

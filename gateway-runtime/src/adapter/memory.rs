@@ -84,6 +84,14 @@ impl Adapter for MemoryAdapter {
             .unwrap_or_default()
     }
 
+    fn socket_room_count(&self, sid: Sid) -> usize {
+        self.read().sids.get(&sid).map_or(0, |r| r.len())
+    }
+
+    fn socket_in_room(&self, sid: Sid, room: &str) -> bool {
+        self.read().sids.get(&sid).is_some_and(|r| r.contains(room))
+    }
+
     fn for_each_target(
         &self,
         opts: &BroadcastOptions,

@@ -74,6 +74,14 @@ pub trait Adapter: Send + Sync + 'static {
     fn del_all(&self, sid: Sid);
     /// The rooms socket `sid` joined (its own id room not included).
     fn socket_rooms(&self, sid: Sid) -> Vec<Room>;
+    /// How many rooms socket `sid` joined (its own id room not included).
+    fn socket_room_count(&self, sid: Sid) -> usize {
+        self.socket_rooms(sid).len()
+    }
+    /// Whether socket `sid` joined `room`.
+    fn socket_in_room(&self, sid: Sid, room: &str) -> bool {
+        self.socket_rooms(sid).iter().any(|r| &**r == room)
+    }
     /// Calls `f` once for every local socket matched by `opts.rooms`/`opts.except`;
     /// `is_local` says whether a socket id belongs to this node (for id rooms).
     fn for_each_target(

@@ -243,14 +243,16 @@ impl App {
         router.merge(self.io.router())
     }
 
-    /// Serves the application on `addr` until the process ends.
+    /// Serves the application on `addr` until the process ends (listen backlog 511, as
+    /// Node's; see [`bind`](crate::engine::bind) for another).
     pub async fn listen(self, addr: &str) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = crate::engine::bind(addr, crate::engine::DEFAULT_BACKLOG).await?;
         self.serve(listener, axum::Router::new()).await
     }
 
-    /// Serves the application with `routes` on `listener`; on Ctrl-C, clients are
-    /// disconnected with "server shutting down" before the server stops.
+    /// Serves the application with `routes` on `listener`; on Ctrl-C or SIGTERM (what
+    /// orchestrators send), clients are disconnected with "server shutting down" before
+    /// the server stops.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -258,7 +260,7 @@ impl App {
     ) -> std::io::Result<()> {
         let io = self.io.clone();
         let on_ctrl_c = async move {
-            let _ = tokio::signal::ctrl_c().await;
+            crate::engine::shutdown_signal().await;
             io.shutdown(std::time::Duration::from_secs(5)).await;
         };
         self.io

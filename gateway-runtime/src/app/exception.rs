@@ -111,3 +111,10 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for Exception {
         Exception::Internal(Box::new(e))
     }
 }
+
+impl From<crate::socketio::RoomLimitError> for WsException {
+    /// "Too many rooms (at most N per socket)", for `client.try_join(room)?` in a handler.
+    fn from(e: crate::socketio::RoomLimitError) -> Self {
+        Self::new(e.to_string())
+    }
+}

@@ -40,6 +40,10 @@ pub struct GatewayOptions {
     pub ping_timeout: Option<Duration>,
     /// Largest accepted payload.
     pub max_payload: Option<usize>,
+    /// Bytes a connection may have queued unsent before it is closed as too slow, in
+    /// bytes (`#[gateway(max_buffered_bytes = 4_194_304)]`; default 8 MiB; see
+    /// [`EngineConfig::max_buffered_bytes`](crate::engine::EngineConfig::max_buffered_bytes)).
+    pub max_buffered_bytes: Option<usize>,
     /// Allowed transports, by name (`"polling"`, `"websocket"`).
     pub transports: Option<Vec<String>>,
     /// CORS: allowed origins (`"*"` for any).
@@ -55,6 +59,7 @@ impl Default for GatewayOptions {
             ping_interval: None,
             ping_timeout: None,
             max_payload: None,
+            max_buffered_bytes: None,
             transports: None,
             cors_origins: None,
         }

@@ -97,6 +97,7 @@ pub(crate) fn configure(
     }
     let (mut path, mut ping_interval, mut ping_timeout, mut max_payload, mut transports, mut cors) =
         (None, None, None, None, None, None);
+    let mut max_buffered_bytes = None;
     for (_, d) in decls {
         let o = &d.options;
         agree("path", &mut path, &o.path, d.name)?;
@@ -108,6 +109,12 @@ pub(crate) fn configure(
         )?;
         agree("ping_timeout", &mut ping_timeout, &o.ping_timeout, d.name)?;
         agree("max_payload", &mut max_payload, &o.max_payload, d.name)?;
+        agree(
+            "max_buffered_bytes",
+            &mut max_buffered_bytes,
+            &o.max_buffered_bytes,
+            d.name,
+        )?;
         agree("transports", &mut transports, &o.transports, d.name)?;
         agree("cors", &mut cors, &o.cors_origins, d.name)?;
     }
@@ -124,6 +131,9 @@ pub(crate) fn configure(
         }
         if let Some((v, _)) = max_payload {
             c.max_payload = v;
+        }
+        if let Some((v, _)) = max_buffered_bytes {
+            c.max_buffered_bytes = v;
         }
         if let Some((list, gateway)) = transports {
             let mut t = Transports { polling: false, websocket: false };

@@ -139,7 +139,9 @@ pub struct EngineConfig {
     pub ping_interval: Duration,
     /// Time to wait for a pong before closing (default 20 s).
     pub ping_timeout: Duration,
-    /// Largest message or polling body accepted, in bytes (default 1 MB).
+    /// Largest message or polling body accepted, in bytes (default 1 MB; socket.io's
+    /// `maxHttpBufferSize`). A polling answer carries about this much at most; more waits
+    /// for the next poll.
     pub max_payload: usize,
     /// Enabled transports.
     pub transports: Transports,
@@ -148,10 +150,32 @@ pub struct EngineConfig {
     /// Packets a connection may have queued before it is considered stuck and closed
     /// (default 10 000). Packets are never dropped silently, except volatile ones.
     pub max_buffered_packets: usize,
+    /// Bytes a connection may have queued, unsent, before it is considered stuck and closed
+    /// (default 8 MiB). This bounds what a client that does not read — or a polling client
+    /// that asks for large answers faster than it polls — can make the server hold: acks,
+    /// emits and broadcasts all count. When it is hit, the unsent packets are dropped and
+    /// the session closes with [`CloseReason::BufferFull`](super::CloseReason::BufferFull)
+    /// (WebSocket close code 1008, reason `outgoing buffer full`; a polling client gets a
+    /// close packet). Volatile packets are never queued behind others, so they go first. A
+    /// single packet larger than this is still sent when nothing else waits.
+    ///
+    /// With [`max_payload`](Self::max_payload) bounding what is read (one message, one
+    /// polling body, one binary packet with its attachments), a connection holds at most
+    /// about `max_buffered_bytes + 2 × max_payload` plus ~6 KiB of fixed state; read and
+    /// write buffers return to their resting size after a large message.
+    pub max_buffered_bytes: usize,
     /// CORS for browsers calling the polling endpoints.
     pub cors: Cors,
     /// Optional admission check on handshakes.
     pub allow_request: Option<AllowRequest>,
+    /// Return the memory of large messages to the operating system once they are handled
+    /// (default true). On Linux with glibc, the engine fixes malloc's mmap threshold at
+    /// 128 KiB (`mallopt(M_MMAP_THRESHOLD)`, once per process): otherwise glibc raises the
+    /// threshold after the first large buffer is freed and keeps later ones in its heap,
+    /// where a burst of large messages leaves the process's RSS at its high-water mark.
+    /// Turn it off when the application tunes malloc itself. It has no effect elsewhere,
+    /// nor on memory served by another global allocator.
+    pub release_large_buffers: bool,
     /// WebSocket read buffer per connection, in bytes (default 1 KiB; it grows for a
     /// larger frame while that frame is read).
     pub ws_read_buffer: usize,
@@ -170,7 +194,9 @@ impl fmt::Debug for EngineConfig {
             .field("max_payload", &self.max_payload)
             .field("transports", &self.transports)
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("cors", &self.cors)
+            .field("release_large_buffers", &self.release_large_buffers)
             .finish_non_exhaustive()
     }
 }
@@ -185,8 +211,10 @@ impl Default for EngineConfig {
             transports: Transports::default(),
             upgrade_timeout: Duration::from_millis(10_000),
             max_buffered_packets: 10_000,
+            max_buffered_bytes: 8 * 1024 * 1024,
             cors: Cors::default(),
             allow_request: None,
+            release_large_buffers: true,
             ws_read_buffer: 1024,
             ws_write_buffer: 16 * 1024,
         }

@@ -22,7 +22,7 @@ pub enum CloseReason {
     /// The client closed the connection or sent a close packet.
     TransportClose,
     /// The connection failed, or the client broke a transport rule (oversize payload,
-    /// overlapping polls, a stuck outgoing queue).
+    /// overlapping polls).
     TransportError,
     /// No pong arrived within `ping_timeout`.
     PingTimeout,
@@ -34,6 +34,12 @@ pub enum CloseReason {
     ForcedServerClose,
     /// The server is shutting down.
     ServerShutdown,
+    /// The client did not read what it was sent fast enough: its outgoing queue went over
+    /// `max_buffered_bytes` or `max_buffered_packets`. What waited unsent is dropped; a
+    /// WebSocket client gets close code 1008 with the reason `outgoing buffer full`, a
+    /// polling client a close packet on its next poll (socket.io-client then reports
+    /// `transport close` and reconnects).
+    BufferFull,
 }
 
 impl CloseReason {
@@ -47,6 +53,7 @@ impl CloseReason {
             Self::ForcedClose => "forced close",
             Self::ForcedServerClose => "forced server close",
             Self::ServerShutdown => "server shutting down",
+            Self::BufferFull => "outgoing buffer full",
         }
     }
 }
@@ -56,7 +63,7 @@ impl CloseReason {
     pub fn is_server_side(self) -> bool {
         matches!(
             self,
-            Self::ForcedClose | Self::ForcedServerClose | Self::ServerShutdown
+            Self::ForcedClose | Self::ForcedServerClose | Self::ServerShutdown | Self::BufferFull
         )
     }
 }

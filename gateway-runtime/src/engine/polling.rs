@@ -34,7 +34,9 @@ impl<H: EngineHandler> EngineInner<H> {
         }
         let _active = FlagGuard(&session.polling_get);
         let mut batch = Vec::new();
-        let mut closing = socket.take_queued(&mut batch);
+        // One answer carries about `max_payload` bytes: the rest waits for the next poll.
+        let max = self.config.max_payload;
+        let mut closing = socket.take_queued_upto(&mut batch, max);
         loop {
             if !batch.is_empty() || closing.is_some() {
                 let mut body = PayloadEncoder::new();
@@ -63,7 +65,7 @@ impl<H: EngineHandler> EngineInner<H> {
                 // Releases the client's pending poll so it can finish the upgrade.
                 return text_response(StatusCode::OK, TEXT, "6", cors, headers);
             }
-            closing = socket.drain(&mut batch).await;
+            closing = socket.drain_upto(&mut batch, max).await;
         }
     }
 
@@ -98,6 +100,20 @@ impl<H: EngineHandler> EngineInner<H> {
             }
         };
         for packet in decode_payload(&body) {
+            // The packets of one body are handled as those of WebSocket frames: not after
+            // the session closed, and not while the layer above holds reading.
+            if socket.reading_held() {
+                socket.reading_resumed().await;
+            }
+            // Answers the client has not polled for yet hold half the byte budget: the
+            // rest of its requests wait for its next poll (a client that never polls
+            // times out; one that polls is slowed down, not closed).
+            if socket.backlogged() {
+                socket.backlog_taken().await;
+            }
+            if socket.is_closed() {
+                break;
+            }
             match packet {
                 Ok(packet) => self.on_packet(&session, packet, &body),
                 Err(_) => {

@@ -70,6 +70,9 @@ impl EngineSocket {
 impl<H: EngineHandler> Engine<H> {
     /// An engine calling `handler` for every session.
     pub fn new(handler: H, config: EngineConfig) -> Self {
+        if config.release_large_buffers {
+            super::listen::release_large_buffers();
+        }
         Self {
             inner: Arc::new(EngineInner {
                 config,
@@ -173,7 +176,10 @@ impl<H: EngineHandler> EngineInner<H> {
         let socket = Arc::new(EngineSocket::new(
             sid,
             transport,
-            self.config.max_buffered_packets,
+            (
+                self.config.max_buffered_packets,
+                self.config.max_buffered_bytes,
+            ),
             request,
         ));
         let conn = self.handler.on_open(&socket);

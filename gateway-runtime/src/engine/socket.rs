@@ -22,12 +22,28 @@ pub enum Outgoing {
     Binary(Bytes),
 }
 
+impl Outgoing {
+    /// The packet's size in bytes, as counted against the outgoing byte budget.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(t) => t.as_bytes().len(),
+            Self::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the packet is empty (never the case for a packet the engine writes).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Why a packet was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
     /// The session is closed.
     Closed,
-    /// The queue held `max_buffered_packets`: the session is being closed as stuck.
+    /// The queue held `max_buffered_packets` packets or `max_buffered_bytes` bytes: the
+    /// session is being closed (see [`CloseReason::BufferFull`]).
     QueueFull,
 }
 
@@ -116,6 +132,8 @@ pub enum TransportKind {
 
 struct Queue {
     items: VecDeque<Outgoing>,
+    /// The bytes of `items`.
+    bytes: usize,
     close: Option<CloseReason>,
     /// The transport task waiting for packets (one at a time: the WebSocket task, or the
     /// pending polling GET).
@@ -134,10 +152,34 @@ impl Queue {
     fn take_all(&mut self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
         self.kicked = false;
         out.extend(self.items.drain(..));
-        if self.items.capacity() > 64 {
+        self.bytes = 0;
+        self.shrink();
+        self.close
+    }
+
+    /// Moves queued packets into `out` until about `max_bytes` are taken (always at least
+    /// one); the close reason once nothing is left.
+    fn take_upto(&mut self, out: &mut Vec<Outgoing>, max_bytes: usize) -> Option<CloseReason> {
+        self.kicked = false;
+        let mut taken = 0;
+        while let Some(item) = self.items.front() {
+            let len = item.len();
+            if taken > 0 && taken + len > max_bytes {
+                break;
+            }
+            taken += len;
+            self.bytes -= len;
+            out.extend(self.items.pop_front());
+        }
+        self.shrink();
+        self.items.is_empty().then_some(self.close).flatten()
+    }
+
+    /// Lets go of the room a burst of packets needed.
+    fn shrink(&mut self) {
+        if self.items.capacity() > 64 && self.items.len() < 16 {
             self.items.shrink_to(16);
         }
-        self.close
     }
 
     /// The writer, to wake once the lock is released.
@@ -161,8 +203,14 @@ pub struct EngineSocket {
     read_held: AtomicBool,
     /// Wakes a polling POST whose answer waits for reading to resume (or the close).
     read_released: Notify,
+    /// Half the byte budget or more waits unsent: the transport reads no more requests
+    /// until the client has taken some of it.
+    backlogged: AtomicBool,
+    /// Signalled when a backlog is taken (or the session closes).
+    backlog_taken: Notify,
     transport: AtomicU8,
     max_buffered: usize,
+    max_buffered_bytes: usize,
     request: Arc<RequestInfo>,
 }
 
@@ -178,13 +226,14 @@ impl EngineSocket {
     pub(crate) fn new(
         sid: Sid,
         transport: TransportKind,
-        max_buffered: usize,
+        (max_buffered, max_buffered_bytes): (usize, usize),
         request: Arc<RequestInfo>,
     ) -> Self {
         Self {
             sid,
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
+                bytes: 0,
                 close: None,
                 writer: None,
                 kicked: false,
@@ -195,8 +244,11 @@ impl EngineSocket {
             parked: AtomicBool::new(false),
             read_held: AtomicBool::new(false),
             read_released: Notify::new(),
+            backlogged: AtomicBool::new(false),
+            backlog_taken: Notify::new(),
             transport: AtomicU8::new(transport as u8),
             max_buffered,
+            max_buffered_bytes,
             request,
         }
     }
@@ -240,21 +292,39 @@ impl EngineSocket {
 
     /// Queues a text packet followed by its binary attachments, atomically: nothing sent
     /// from another task can slip in between.
+    ///
+    /// When the queue would exceed `max_buffered_packets` packets or `max_buffered_bytes`
+    /// bytes, nothing more is queued: what waits unsent is dropped and the session closes
+    /// with [`CloseReason::BufferFull`]. (A single packet larger than the byte budget is
+    /// still queued when nothing else waits.)
     pub fn send_parts(&self, first: Outgoing, attachments: &[Bytes]) -> Result<(), SendError> {
         let writer = {
             let mut q = self.lock();
             if q.close.is_some() {
                 return Err(SendError::Closed);
             }
-            if q.items.len() + 1 + attachments.len() > self.max_buffered {
+            let bytes = first.len() + attachments.iter().map(Bytes::len).sum::<usize>();
+            if q.items.len() + 1 + attachments.len() > self.max_buffered
+                || (!q.items.is_empty() && q.bytes + bytes > self.max_buffered_bytes)
+            {
+                let (packets, queued) = (q.items.len(), q.bytes);
+                // Unsent packets are dropped at once: a peer that does not read must not
+                // keep them in memory until its session is torn down.
+                q.items = VecDeque::new();
+                q.bytes = 0;
                 drop(q);
-                tracing::warn!(sid = %self.sid, "outgoing queue full; closing the connection");
-                self.close(CloseReason::TransportError);
+                tracing::warn!(
+                    sid = %self.sid, packets, bytes = queued,
+                    "outgoing queue over its limit (the client does not read fast enough); closing the connection"
+                );
+                self.close(CloseReason::BufferFull);
                 return Err(SendError::QueueFull);
             }
+            q.bytes += bytes;
             q.items.push_back(first);
             q.items
                 .extend(attachments.iter().cloned().map(Outgoing::Binary));
+            self.note_backlog(&q);
             // A writer that is not waiting takes everything queued when it next looks.
             self.take_parked(&mut q)
         };
@@ -272,15 +342,50 @@ impl EngineSocket {
             if q.close.is_some() || !q.items.is_empty() {
                 return false;
             }
+            q.bytes += first.len() + attachments.iter().map(Bytes::len).sum::<usize>();
             q.items.push_back(first);
             q.items
                 .extend(attachments.iter().cloned().map(Outgoing::Binary));
+            self.note_backlog(&q);
             self.take_parked(&mut q)
         };
         if let Some(writer) = writer {
             writer.wake();
         }
         true
+    }
+
+    /// Marks the session backlogged when half its byte budget waits (queue locked).
+    fn note_backlog(&self, q: &Queue) {
+        if q.bytes >= self.max_buffered_bytes / 2 {
+            self.backlogged.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears the backlog mark once the client took enough (queue locked).
+    fn taken(&self, q: &Queue) {
+        if q.bytes < self.max_buffered_bytes / 2 && self.backlogged.swap(false, Ordering::Relaxed) {
+            self.backlog_taken.notify_waiters();
+        }
+    }
+
+    /// Whether half the byte budget or more waits unsent: transports stop handling the
+    /// client's requests (whose answers would add to it) until it takes some.
+    pub(crate) fn backlogged(&self) -> bool {
+        self.backlogged.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the session is not [`backlogged`](Self::backlogged), or is closed.
+    pub(crate) async fn backlog_taken(&self) {
+        loop {
+            let taken = self.backlog_taken.notified();
+            tokio::pin!(taken);
+            taken.as_mut().enable();
+            if !self.backlogged() || self.is_closed() {
+                return;
+            }
+            taken.await;
+        }
     }
 
     /// The writer, if it waits for packets (called with the queue locked).
@@ -361,6 +466,7 @@ impl EngineSocket {
         }
         self.closed_signal.notify_one();
         self.read_released.notify_waiters();
+        self.backlog_taken.notify_waiters();
     }
 
     /// Closes the session (as [`CloseReason::ForcedClose`]) unless [`established`] is
@@ -398,6 +504,16 @@ impl EngineSocket {
         cx: &mut Context<'_>,
         out: &mut Vec<Outgoing>,
     ) -> Poll<Option<CloseReason>> {
+        self.poll_drain_upto(cx, out, usize::MAX)
+    }
+
+    /// [`poll_drain`](Self::poll_drain), taking about `max_bytes` at most.
+    fn poll_drain_upto(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<Outgoing>,
+        max_bytes: usize,
+    ) -> Poll<Option<CloseReason>> {
         let mut q = self.lock();
         if q.items.is_empty() && q.close.is_none() && !q.kicked {
             match &mut q.writer {
@@ -407,17 +523,53 @@ impl EngineSocket {
             self.parked.store(true, Ordering::Relaxed);
             return Poll::Pending;
         }
-        Poll::Ready(q.take_all(out))
+        let close = if max_bytes == usize::MAX {
+            q.take_all(out)
+        } else {
+            q.take_upto(out, max_bytes)
+        };
+        self.taken(&q);
+        Poll::Ready(close)
     }
 
     /// Moves every queued packet into `out` without waiting; returns the close reason if
     /// closing.
     pub(crate) fn take_queued(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
-        self.lock().take_all(out)
+        let mut q = self.lock();
+        let close = q.take_all(out);
+        self.taken(&q);
+        close
+    }
+
+    /// Moves queued packets into `out` without waiting, about `max_bytes` at most (at least
+    /// one packet); returns the close reason once nothing is left.
+    pub(crate) fn take_queued_upto(
+        &self,
+        out: &mut Vec<Outgoing>,
+        max_bytes: usize,
+    ) -> Option<CloseReason> {
+        let mut q = self.lock();
+        let close = q.take_upto(out, max_bytes);
+        self.taken(&q);
+        close
+    }
+
+    /// The bytes of the packets waiting to be written.
+    pub fn buffered_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Waits for [`poll_drain`](Self::poll_drain) to have something.
     pub(crate) async fn drain(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
         std::future::poll_fn(|cx| self.poll_drain(cx, out)).await
+    }
+
+    /// [`drain`](Self::drain), taking about `max_bytes` at most.
+    pub(crate) async fn drain_upto(
+        &self,
+        out: &mut Vec<Outgoing>,
+        max_bytes: usize,
+    ) -> Option<CloseReason> {
+        std::future::poll_fn(|cx| self.poll_drain_upto(cx, out, max_bytes)).await
     }
 }

@@ -15,8 +15,8 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use gateway_core::engineio::Packet;
 use gateway_core::websocket::{
-    accept_key, encode_close, encode_header, CloseCode, FrameKind, FrameReader, ProtocolError,
-    WsMessage,
+    accept_key, encode_close, encode_close_with_reason, encode_header, CloseCode, FrameKind,
+    FrameReader, ProtocolError, WsMessage,
 };
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use http::{HeaderValue, Method, StatusCode};
@@ -31,6 +31,9 @@ use super::{
 
 /// Pause after writing a namespace CONNECT answer when more packets are queued.
 const CONNECT_PACING: Duration = Duration::from_millis(1);
+/// A read buffer larger than this (or than 4 read chunks) after a message is replaced by a
+/// small one.
+const RESTING_MAX: usize = 16 * 1024;
 /// Time given to a close frame to leave before the connection is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -149,6 +152,9 @@ pub(crate) struct WsConn<IO> {
     rbuf: BytesMut,
     wbuf: Vec<u8>,
     limits: Limits,
+    /// The read buffer grew past its resting size for a large message: it is replaced by
+    /// a small one once that message is taken out of it.
+    grown: bool,
 }
 
 impl<IO: WsIo> WsConn<IO> {
@@ -160,6 +166,7 @@ impl<IO: WsIo> WsConn<IO> {
             rbuf: read,
             wbuf: Vec::new(),
             limits,
+            grown: false,
         }
     }
 
@@ -178,6 +185,14 @@ impl<IO: WsIo> WsConn<IO> {
 
     /// Reads more bytes (cancel safe): `Err` at the end of the stream.
     async fn fill(&mut self) -> Result<(), CloseReason> {
+        if self.grown && self.rbuf.len() <= self.limits.read_chunk {
+            // The large message is out: the allocation that held it goes with it (a
+            // reserve would otherwise reuse it, and keep it, for the connection's life).
+            let mut small = BytesMut::with_capacity(self.limits.read_chunk);
+            small.extend_from_slice(&self.rbuf);
+            self.rbuf = small;
+            self.grown = false;
+        }
         // Room for the rest of a large frame grows with what has arrived (at most doubling):
         // a header announcing a megabyte must not make an idle peer cost a megabyte.
         let rest = self
@@ -189,6 +204,7 @@ impl<IO: WsIo> WsConn<IO> {
             .min(self.rbuf.len().max(self.limits.read_chunk))
             .max(self.limits.read_chunk);
         self.rbuf.reserve(want);
+        self.grown |= self.rbuf.capacity() > (self.limits.read_chunk * 4).max(RESTING_MAX);
         match self.io.read_buf(&mut self.rbuf).await {
             Ok(0) => Err(CloseReason::TransportClose),
             Ok(_) => Ok(()),
@@ -242,6 +258,25 @@ impl<IO: WsIo> WsConn<IO> {
             Some(code) => encode_close(&mut self.wbuf, code),
             None => encode_header(&mut self.wbuf, FrameKind::Close, 0),
         }
+        self.shut_down().await;
+    }
+
+    /// Sends the close frame that tells the client why the server closed its session.
+    async fn close_for(&mut self, reason: CloseReason) {
+        match reason {
+            CloseReason::BufferFull => {
+                encode_close_with_reason(
+                    &mut self.wbuf,
+                    CloseCode::POLICY_VIOLATION,
+                    reason.as_str(),
+                );
+                self.shut_down().await;
+            }
+            _ => self.close(None).await,
+        }
+    }
+
+    async fn shut_down(&mut self) {
         let _ = self.flush(CLOSE_GRACE).await;
         let _ = tokio::time::timeout(CLOSE_GRACE, self.io.shutdown()).await;
     }
@@ -365,8 +400,15 @@ impl<H: EngineHandler> EngineInner<H> {
         loop {
             // Everything already read, in order, before waiting again (unless the layer
             // above holds reading: the rest waits in the buffer).
+            let mut backlogged = false;
             let end = loop {
                 if socket.reading_held() {
+                    break None;
+                }
+                // Backlogged: what the handled messages queued is written before more
+                // are handled (their answers would otherwise pile up in the queue).
+                if socket.backlogged() {
+                    backlogged = true;
                     break None;
                 }
                 match ws.next_message() {
@@ -426,9 +468,17 @@ impl<H: EngineHandler> EngineInner<H> {
                 socket.close(CloseReason::TransportError);
                 return;
             }
-            if closing.is_some() {
-                ws.close(None).await;
+            if batch.capacity() > 64 {
+                // A burst's worth of room is not kept for the connection's life.
+                batch = Vec::new();
+            }
+            if let Some(reason) = closing {
+                ws.close_for(reason).await;
                 return;
+            }
+            if backlogged {
+                // Messages already read wait in the buffer: handle them before reading.
+                continue;
             }
             tokio::select! {
                 biased;

@@ -16,9 +16,6 @@ use super::server::ServerInner;
 use super::socket::Socket;
 use crate::engine::{CloseReason, EngineSocket, Message, Outgoing, Text};
 
-/// Namespaces one connection may join at once.
-const MAX_NAMESPACES_PER_CONNECTION: usize = 256;
-
 /// A binary packet waiting for its attachments.
 struct Partial {
     kind: PacketKind,
@@ -62,6 +59,11 @@ impl Client {
             self.engine.hold_reading();
         }
         PendingHandler(self.clone())
+    }
+
+    /// Rooms one socket of this connection may be in.
+    pub(crate) fn max_rooms(&self) -> usize {
+        self.server.max_rooms
     }
 
     fn socket(&self, nsp: &str) -> Option<Socket> {
@@ -150,10 +152,11 @@ impl Client {
                     kind: raw.kind,
                     nsp: raw.nsp.into(),
                     id: raw.id,
-                    data,
                     expected: raw.attachments,
                     attachments: Vec::with_capacity(raw.attachments.min(16)),
-                    bytes: 0,
+                    // The header counts too: one binary packet holds max_payload at most.
+                    bytes: data.len(),
+                    data,
                 };
                 if partial.expected == 0 {
                     self.deliver(
@@ -253,10 +256,21 @@ impl Client {
                 Err(_) => return self.parse_error(),
             }
         };
-        if self.sockets.lock().unwrap_or_else(|e| e.into_inner()).len()
-            >= MAX_NAMESPACES_PER_CONNECTION
-        {
-            return self.parse_error();
+        let joined = self.sockets.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let connecting = self
+            .connecting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        if joined + connecting >= self.server.max_namespaces {
+            // Only this namespace is refused: the connection and its others stay.
+            tracing::debug!(sid = %self.engine.sid(), nsp, "refusing a namespace beyond max_namespaces_per_connection");
+            self.send_text(Encoder::connect_error(
+                nsp,
+                "Too many namespaces on this connection",
+                None,
+            ));
+            return;
         }
         let Some(ns) = self.server.namespace_for(nsp) else {
             self.send_text(Encoder::connect_error(nsp, "Invalid namespace", None));

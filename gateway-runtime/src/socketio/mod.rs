@@ -38,4 +38,4 @@ pub use operators::{BroadcastAckError, BroadcastOperator, DEFAULT_ACK_TIMEOUT};
 pub use server::{DynamicNamespace, SocketIo, SocketIoBuilder};
 pub use server_side::{ServerSideAck, ServerSideEmitError};
 pub(crate) use socket::EventHandler;
-pub use socket::Socket;
+pub use socket::{RoomLimitError, Socket};

@@ -398,7 +398,7 @@ pub(crate) mod internals {
 
     pub(crate) fn add_sockets(ns: &NamespaceInner, opts: &BroadcastOptions, rooms: &[Room]) {
         for s in targets(ns, opts) {
-            s.join_all(rooms);
+            s.join_unchecked(rooms);
         }
     }
 

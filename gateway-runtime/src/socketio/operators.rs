@@ -222,7 +222,7 @@ impl BroadcastOperator {
     /// Makes every target socket join `rooms`.
     pub fn sockets_join(&self, rooms: &[Room]) {
         for s in self.sockets() {
-            s.join_all(rooms);
+            s.join_unchecked(rooms);
         }
         if !self.opts.local {
             self.ns.adapter.remote_add_sockets(&self.opts, rooms);

@@ -22,6 +22,10 @@ pub(crate) struct ServerInner {
     pub(crate) max_payload: usize,
     /// Event handlers of one connection that may run as tasks at once.
     pub(crate) max_pending_handlers: usize,
+    /// Namespaces one connection may be connected to at once.
+    pub(crate) max_namespaces: usize,
+    /// Rooms one socket may be in at once.
+    pub(crate) max_rooms: usize,
 }
 
 impl ServerInner {
@@ -128,6 +132,8 @@ pub struct SocketIoBuilder {
     engine: EngineConfig,
     connect_timeout: Duration,
     max_pending_handlers: usize,
+    max_namespaces: usize,
+    max_rooms: usize,
     adapter: Box<dyn AdapterFactory>,
 }
 
@@ -137,6 +143,8 @@ impl std::fmt::Debug for SocketIoBuilder {
             .field("engine", &self.engine)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_pending_handlers", &self.max_pending_handlers)
+            .field("max_namespaces", &self.max_namespaces)
+            .field("max_rooms", &self.max_rooms)
             .finish_non_exhaustive()
     }
 }
@@ -178,6 +186,30 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Bytes a connection may have queued unsent before it is closed as too slow
+    /// (default 8 MiB; see [`EngineConfig::max_buffered_bytes`]).
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.engine.max_buffered_bytes = bytes;
+        self
+    }
+
+    /// Namespaces one connection may be connected to at once (default 256). A CONNECT
+    /// beyond it is refused with a `connect_error` ("Too many namespaces on this
+    /// connection"); the connection and its other namespaces stay.
+    pub fn max_namespaces_per_connection(mut self, n: usize) -> Self {
+        self.max_namespaces = n.max(1);
+        self
+    }
+
+    /// Rooms one socket may be in at once, its own id room not counted (default 10 000).
+    /// Beyond it [`Socket::try_join`](super::Socket::try_join) returns
+    /// [`RoomLimitError`](super::RoomLimitError) and [`Socket::join`](super::Socket::join)
+    /// joins nothing (and logs a warning).
+    pub fn max_rooms_per_socket(mut self, n: usize) -> Self {
+        self.max_rooms = n;
+        self
+    }
+
     /// Time a client has to connect to a namespace after opening its session (default
     /// 45 s); then the connection is closed.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
@@ -210,6 +242,8 @@ impl SocketIoBuilder {
             connect_timeout: self.connect_timeout,
             max_payload: self.engine.max_payload,
             max_pending_handlers: self.max_pending_handlers,
+            max_namespaces: self.max_namespaces,
+            max_rooms: self.max_rooms,
         });
         // Like socket.io, the main namespace always exists.
         inner.of("/");
@@ -265,6 +299,8 @@ impl SocketIo {
             engine: EngineConfig::default(),
             connect_timeout: Duration::from_secs(45),
             max_pending_handlers: 1024,
+            max_namespaces: 256,
+            max_rooms: 10_000,
             adapter: Box::new(|_: &str| MemoryAdapter::new()),
         }
     }

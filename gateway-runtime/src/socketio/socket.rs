@@ -39,6 +39,21 @@ impl Drop for AckSlotGuard<'_> {
     }
 }
 
+/// A socket was refused a room: it is in `max_rooms_per_socket` rooms already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomLimitError {
+    /// The limit in force.
+    pub limit: usize,
+}
+
+impl fmt::Display for RoomLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Too many rooms (at most {} per socket)", self.limit)
+    }
+}
+
+impl std::error::Error for RoomLimitError {}
+
 /// Splits an encoded packet into the engine's text packet and its attachments.
 pub(crate) fn outgoing(packet: Encoded) -> (Outgoing, Vec<Bytes>) {
     (
@@ -312,13 +327,71 @@ impl Socket {
         }
     }
 
-    /// Joins `room`.
+    /// Joins `room` (socket.io's `socket.join`). Beyond the server's
+    /// `max_rooms_per_socket` (default 10 000) it joins nothing and logs a warning: use
+    /// [`try_join`](Self::try_join) to tell the client.
     pub fn join(&self, room: impl Into<Room>) {
         self.join_all(&[room.into()]);
     }
 
-    /// Joins several rooms (nothing once the socket has disconnected).
+    /// Joins `room`, or says why not: the socket is in `max_rooms_per_socket` rooms
+    /// already. The error converts into a `WsException` ("Too many rooms"), so a handler
+    /// can write `client.try_join(room)?`.
+    ///
+    /// ```no_run
+    /// # use gateway_runtime::socketio::{Socket, RoomLimitError};
+    /// fn join(client: &Socket, room: &str) -> Result<(), RoomLimitError> {
+    ///     client.try_join(room)?;
+    ///     assert!(client.in_room(room));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn try_join(&self, room: impl Into<Room>) -> Result<(), RoomLimitError> {
+        self.try_join_all(&[room.into()])
+    }
+
+    /// Joins several rooms (nothing once the socket has disconnected). Beyond
+    /// `max_rooms_per_socket` it joins none of them and logs a warning.
     pub fn join_all(&self, rooms: &[Room]) {
+        if let Err(e) = self.try_join_all(rooms) {
+            tracing::warn!(socket = %self.0.id, nsp = %self.0.ns.name, "{e}; join ignored");
+        }
+    }
+
+    /// Joins several rooms, all or none: none when that would put the socket in more than
+    /// `max_rooms_per_socket` rooms.
+    pub fn try_join_all(&self, rooms: &[Room]) -> Result<(), RoomLimitError> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        let limit = self
+            .0
+            .client
+            .upgrade()
+            .map_or(usize::MAX, |c| c.max_rooms());
+        let adapter = &self.0.ns.adapter;
+        if limit != usize::MAX {
+            let new = rooms
+                .iter()
+                .filter(|r| !adapter.socket_in_room(self.0.id, r) && &***r != self.0.id.as_str())
+                .count();
+            if new > 0 && adapter.socket_room_count(self.0.id) + new > limit {
+                return Err(RoomLimitError { limit });
+            }
+        }
+        self.join_unchecked(rooms);
+        Ok(())
+    }
+
+    /// Whether this socket is in `room` (its own id room included), without copying its
+    /// room list (socket.io's `socket.rooms.has(room)`).
+    pub fn in_room(&self, room: &str) -> bool {
+        room == self.0.id.as_str() || self.0.ns.adapter.socket_in_room(self.0.id, room)
+    }
+
+    /// Joins with no limit (rooms joined for the socket by the server, e.g. through the
+    /// adapter from another node).
+    pub(crate) fn join_unchecked(&self, rooms: &[Room]) {
         if self.is_closed() {
             return;
         }

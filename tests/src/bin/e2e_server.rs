@@ -1,7 +1,9 @@
 //! The server driven by the JavaScript end-to-end tests (tests/js). Each event exercises
 //! one feature of the Socket.IO server; see tests/js/README.md for the contract.
 //!
-//! Env: `PORT` (0 = any free port), `MAX_PAYLOAD` (bytes).
+//! Env: `PORT` (0 = any free port), `MAX_PAYLOAD` (bytes), `MAX_BUFFERED_BYTES` (bytes),
+//! `MAX_ROOMS` (rooms per socket), `MAX_NAMESPACES` (namespaces per connection), `PING_MS`
+//! (ping interval and timeout, default 1000).
 
 use std::time::Duration;
 
@@ -209,6 +211,18 @@ fn register(socket: &Socket) {
             }),
         );
     });
+    socket.on("try-join", |socket, args, ack| async move {
+        let room: String = args.get(0).unwrap_or_default();
+        match socket.try_join(room.as_str()) {
+            Ok(()) => ack_ok(ack, &json!({ "ok": socket.in_room(&room) })),
+            Err(e) => ack_ok(ack, &json!({ "err": e.to_string() })),
+        }
+    });
+    // Answers with `size` bytes: what a handler returning a large history does.
+    socket.on("big", |_socket, args, ack| async move {
+        let size: usize = args.get(0).unwrap_or(0).min(1 << 20);
+        ack_ok(ack, &json!("b".repeat(size)));
+    });
     socket.on("burst", |socket, args, ack| async move {
         #[derive(Deserialize)]
         struct Burst {
@@ -241,15 +255,27 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let ping = Duration::from_millis(env("PING_MS").unwrap_or(1000) as u64);
     let mut builder = SocketIo::builder()
-        .ping_interval(Duration::from_millis(1000))
-        .ping_timeout(Duration::from_millis(1000))
+        .ping_interval(ping)
+        .ping_timeout(ping)
         .connect_timeout(Duration::from_millis(3000));
-    if let Some(max) = std::env::var("MAX_PAYLOAD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(max) = env("MAX_PAYLOAD") {
         builder = builder.max_payload(max);
+    }
+    if let Some(max) = env("MAX_BUFFERED_BYTES") {
+        builder = builder.max_buffered_bytes(max);
+    }
+    if let Some(max) = env("MAX_ROOMS") {
+        builder = builder.max_rooms_per_socket(max);
+    }
+    if let Some(max) = env("MAX_NAMESPACES") {
+        builder = builder.max_namespaces_per_connection(max);
     }
     let io = builder.build();
 

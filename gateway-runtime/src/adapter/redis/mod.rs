@@ -371,6 +371,14 @@ impl Adapter for RedisAdapter {
         self.core.rooms.socket_rooms(sid)
     }
 
+    fn socket_room_count(&self, sid: Sid) -> usize {
+        self.core.rooms.socket_room_count(sid)
+    }
+
+    fn socket_in_room(&self, sid: Sid, room: &str) -> bool {
+        self.core.rooms.socket_in_room(sid, room)
+    }
+
     fn for_each_target(
         &self,
         opts: &BroadcastOptions,
