@@ -3,8 +3,34 @@
 
 use gateway_runtime::prelude::*;
 
+use std::time::{Duration, Instant};
+
 use crate::dto::{ChatMessage, RoomRequest, SendMessage, Sent, User};
 use crate::store::MessageStore;
+
+/// Rooms one socket may be in at once.
+const ROOMS_PER_SOCKET: usize = 20;
+/// `send-message`s one socket may send per second.
+const MESSAGES_PER_SECOND: u32 = 5;
+
+/// A socket's `send-message` count in the current one-second window.
+#[derive(Clone)]
+struct SendWindow(Arc<std::sync::Mutex<(Instant, u32)>>);
+
+/// Whether `client` may send one more message now.
+fn within_rate(client: &Socket) -> bool {
+    let window = client.extension::<SendWindow>().unwrap_or_else(|| {
+        let w = SendWindow(Arc::new(std::sync::Mutex::new((Instant::now(), 0))));
+        client.insert_extension(w.clone());
+        w
+    });
+    let mut w = window.0.lock().unwrap_or_else(|e| e.into_inner());
+    if w.0.elapsed() >= Duration::from_secs(1) {
+        *w = (Instant::now(), 0);
+    }
+    w.1 += 1;
+    w.1 <= MESSAGES_PER_SECOND
+}
 
 /// Logs every failure and answers with NestJS's `exception` payload.
 #[injectable]
@@ -40,20 +66,25 @@ pub struct ChatGateway {
 
 #[gateway]
 impl ChatGateway {
-    /// Joins a room; acknowledged with its recent history.
+    /// Joins a room (at most 20 at once); acknowledged with its recent history.
     #[subscribe_message("join")]
     fn join(
         &self,
         #[message_body] req: RoomRequest,
         #[connected_socket] client: Socket,
         #[claims] user: User,
-    ) -> Vec<ChatMessage> {
+    ) -> Result<Vec<ChatMessage>, WsException> {
+        if !client.in_room(&req.room) && client.room_count() >= ROOMS_PER_SOCKET {
+            return Err(WsException::new(format!(
+                "at most {ROOMS_PER_SOCKET} rooms at once: leave one first"
+            )));
+        }
         client.join(req.room.as_str());
         let _ = client.to(req.room.as_str()).emit(
             "user-joined",
             &serde_json::json!({ "room": req.room, "user": user.sub }),
         );
-        self.store.history(&req.room)
+        Ok(self.store.history(&req.room))
     }
 
     /// Leaves a room.
@@ -72,7 +103,8 @@ impl ChatGateway {
         true
     }
 
-    /// Sends a message to a room the sender is in; acknowledged with the message id.
+    /// Sends a message to a room the sender is in (5 per second at most); acknowledged
+    /// with the message id.
     #[subscribe_message("send-message")]
     fn send(
         &self,
@@ -80,7 +112,12 @@ impl ChatGateway {
         #[connected_socket] client: Socket,
         #[claims] user: User,
     ) -> Result<Sent, WsException> {
-        if !client.rooms().iter().any(|r| **r == *dto.room) {
+        if !within_rate(&client) {
+            return Err(WsException::new(format!(
+                "too many messages: at most {MESSAGES_PER_SECOND} per second"
+            )));
+        }
+        if !client.in_room(&dto.room) {
             return Err(WsException::new(format!(
                 "join `{}` before writing to it",
                 dto.room

@@ -5,6 +5,11 @@
 //! JWT_SECRET=change-me cargo run --release --example chat
 //! ```
 //!
+//! Without `JWT_SECRET` the server signs with a random secret made at start (and says so).
+//! Limits a production chat needs: the history keeps the last 50 messages of at most 1 000
+//! rooms (the least recently used room is forgotten first), a user may be in 20 rooms at
+//! once, and `send-message` accepts 5 messages per second per socket.
+//!
 //! With `REDIS_URL=redis://127.0.0.1:6379/`, several instances (different `PORT`s) share
 //! rooms through the Redis adapter; Node.js socket.io servers with `@socket.io/redis-adapter`
 //! can join the same cluster.
@@ -70,8 +75,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let jwt = match JwtService::hs256_from_env("JWT_SECRET") {
         Ok(jwt) => jwt,
         Err(_) => {
-            tracing::warn!("JWT_SECRET is not set: using a development secret");
-            JwtService::hs256(b"development-secret-change-me")
+            // Never a secret written in the source: anyone could forge tokens with it.
+            tracing::warn!(
+                "JWT_SECRET is not set: tokens are signed with a random secret made at start \
+                 (they stop working when the server restarts, and other nodes reject them)"
+            );
+            let secret: [u8; 32] = rand::random();
+            JwtService::hs256(&secret)
         }
     };
     let mut builder = App::builder();
@@ -97,7 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = gateway_runtime::engine::bind(&format!("127.0.0.1:{port}"), 511).await?;
     println!("listening on http://{}", listener.local_addr()?);
     app.serve(listener, routes).await?;
     Ok(())

@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 use crate::app::{
     Container, Dependency, DiError, Exception, ExecutionContext, Guard, Injectable, WsException,
 };
+use crate::socketio::Socket;
 
 /// A token that failed verification, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +51,18 @@ impl From<jsonwebtoken::errors::Error> for JwtError {
             ErrorKind::InvalidSignature => "invalid token signature".into(),
             ErrorKind::InvalidIssuer => "unexpected token issuer".into(),
             ErrorKind::InvalidAudience => "unexpected token audience".into(),
-            _ => format!("invalid token: {e}"),
+            ErrorKind::MissingRequiredClaim(claim) => {
+                format!("invalid token: no `{claim}` claim")
+            }
+            ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => {
+                "invalid token: not a JWT".into()
+            }
+            // What the parser says (e.g. the algorithms it knows) stays in the log: a
+            // client is told only what it can act on.
+            kind => {
+                tracing::debug!(error = ?kind, "token refused");
+                "invalid token".into()
+            }
         })
     }
 }
@@ -101,6 +113,10 @@ impl JwtService {
     pub fn hs256_from_env(var: &str) -> Result<Self, JwtError> {
         let secret = std::env::var(var)
             .map_err(|_| JwtError(format!("environment variable {var} is not set")))?;
+        if secret.is_empty() {
+            // An empty key signs tokens anyone can forge.
+            return Err(JwtError(format!("environment variable {var} is empty")));
+        }
         Ok(Self::hs256(secret.as_bytes()))
     }
 
@@ -183,6 +199,35 @@ impl JwtService {
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, JwtError> {
         Ok(jsonwebtoken::decode::<T>(token, &self.decoding, &self.validation)?.claims)
     }
+
+    /// Replaces the claims of an authenticated socket with those of a fresh `token`,
+    /// without reconnecting (a token refresh): [`JwtGuard`] then accepts its messages
+    /// until the new expiry, and disconnects it only then. Refused like a handshake token
+    /// (the socket keeps its current claims).
+    ///
+    /// ```no_run
+    /// use gateway_runtime::prelude::*;
+    ///
+    /// #[gateway(namespace = "/chat")]
+    /// #[use_guards(JwtGuard)]
+    /// pub struct Chat { jwt: Arc<JwtService> }
+    ///
+    /// #[gateway]
+    /// impl Chat {
+    ///     /// The client emits `refresh-token` with a new token before the old one expires.
+    ///     #[subscribe_message("refresh-token")]
+    ///     fn refresh(&self, #[message_body] token: String, #[connected_socket] client: Socket)
+    ///         -> Result<bool, WsException> {
+    ///         self.jwt.refresh(&client, &token).map_err(|e| WsException::new(e.to_string()))?;
+    ///         Ok(true)
+    ///     }
+    /// }
+    /// ```
+    pub fn refresh(&self, socket: &Socket, token: &str) -> Result<(), JwtError> {
+        let claims: Value = self.verify(token)?;
+        socket.insert_extension(Claims(claims));
+        Ok(())
+    }
 }
 
 /// The verified claims of a socket's token, stored as a socket extension by [`JwtGuard`].
@@ -197,6 +242,7 @@ pub struct Claims(pub Value);
 pub struct JwtGuard {
     jwt: Arc<JwtService>,
     query_key: String,
+    disconnect_on_expiry: bool,
 }
 
 impl fmt::Debug for JwtGuard {
@@ -213,6 +259,7 @@ impl JwtGuard {
         Self {
             jwt,
             query_key: "token".into(),
+            disconnect_on_expiry: true,
         }
     }
 
@@ -248,14 +295,79 @@ fn unauthorized(reason: &str) -> Exception {
         .into()
 }
 
+fn expiry(claims: &Value) -> u64 {
+    claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::MAX)
+}
+
+/// Marks a socket whose token expiry is watched (one watcher per socket).
+#[derive(Clone)]
+struct ExpiryWatched;
+
+impl JwtGuard {
+    /// Whether a socket is disconnected when its token expires (default true): it gets
+    /// the event `exception` with `{"status":"error","message":"Unauthorized","reason":
+    /// "token expired"}`, then is disconnected (the client sees `io server disconnect` and
+    /// does not reconnect by itself: it should log in again). A refreshed token
+    /// ([`JwtService::refresh`]) moves the deadline. With `false`, the socket stays
+    /// connected (and in its rooms) but the message guard refuses its messages.
+    ///
+    /// Register the configured guard as a provider so that `#[use_guards(JwtGuard)]`
+    /// uses it:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gateway_runtime::jwt::{JwtGuard, JwtService};
+    /// let jwt = Arc::new(JwtService::hs256(b"secret"));
+    /// let guard = JwtGuard::new(jwt).disconnect_on_expiry(false);
+    /// # let _ = guard;
+    /// ```
+    pub fn disconnect_on_expiry(mut self, on: bool) -> Self {
+        self.disconnect_on_expiry = on;
+        self
+    }
+
+    /// Disconnects `socket` once the `exp` of its claims has passed, unless they were
+    /// refreshed meanwhile (then it waits for the new one).
+    fn watch_expiry(&self, socket: &Socket) {
+        if !self.disconnect_on_expiry || socket.extension::<ExpiryWatched>().is_some() {
+            return;
+        }
+        socket.insert_extension(ExpiryWatched);
+        let (socket, jwt) = (socket.clone(), self.jwt.clone());
+        tokio::spawn(async move {
+            loop {
+                let Some(Claims(claims)) = socket.extension::<Claims>() else {
+                    return;
+                };
+                let exp = expiry(&claims);
+                let now = jwt.now();
+                if exp <= now {
+                    break;
+                }
+                if exp == u64::MAX {
+                    return;
+                }
+                let wait = std::time::Duration::from_secs(exp - now);
+                tokio::select! {
+                    () = socket.closed() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            let refusal =
+                json!({ "status": "error", "message": "Unauthorized", "reason": "token expired" });
+            let _ = socket.emit("exception", &refusal);
+            socket.disconnect(false);
+        });
+    }
+}
+
 impl Guard for JwtGuard {
     async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
         if let Some(Claims(claims)) = ctx.socket().extension::<Claims>() {
-            let exp = claims
-                .get("exp")
-                .and_then(Value::as_u64)
-                .unwrap_or(u64::MAX);
-            if exp > self.jwt.now() {
+            if expiry(&claims) > self.jwt.now() {
                 return Ok(true);
             }
             return Err(unauthorized("token expired"));
@@ -263,6 +375,7 @@ impl Guard for JwtGuard {
         let token = self.token(ctx).ok_or_else(|| unauthorized("no token"))?;
         let claims: Value = self.jwt.verify(&token).map_err(|e| unauthorized(&e.0))?;
         ctx.socket().insert_extension(Claims(claims));
+        self.watch_expiry(ctx.socket());
         Ok(true)
     }
 }

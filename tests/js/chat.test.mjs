@@ -11,7 +11,9 @@ import {
   connect,
   createSocket,
   emitAck,
+  MODES,
   forEachMode,
+  freshServer,
   nowSeconds,
   rawRequest,
   signJwt,
@@ -285,5 +287,57 @@ forEachMode((mode) => {
     await emitAck(ada.socket, 'send-message', { room, text: 'welcome carol' });
     const [m] = await carol.rec.take('new-message');
     assert.deepStrictEqual([m.room, m.user, m.text], [room, 'ada', 'welcome carol']);
+  });
+});
+
+// ----- limits a production chat needs --------------------------------------------------
+
+forEachMode((mode) => {
+  it('a user may be in 20 rooms at once: the 21st join is refused, leaving one makes room', T, async () => {
+    const ada = await chatUser(mode, 'ada');
+    const rooms = Array.from({ length: 20 }, () => uid('many'));
+    for (const room of rooms) await join(ada, room);
+    const [refused] = await emitAck(ada.socket, 'join', { room: uid('one-too-many') });
+    assert.equal(refused.message, 'at most 20 rooms at once: leave one first');
+    assert.deepStrictEqual(await emitAck(ada.socket, 'leave', { room: rooms[0] }), [true]);
+    await join(ada, uid('now-fits'));
+  });
+
+  it('send-message: 5 per second per socket; the 6th is refused to that socket only', T, async () => {
+    const room = uid('flood');
+    const ada = await chatUser(mode, 'ada');
+    const bob = await chatUser(mode, 'bob');
+    await join(ada, room);
+    await join(bob, room);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => emitAck(ada.socket, 'send-message', { room, text: `m${i}` })),
+    );
+    const refused = answers.filter(([a]) => a.status === 'error');
+    assert.equal(refused.length, 1, JSON.stringify(answers));
+    assert.equal(refused[0][0].message, 'too many messages: at most 5 per second');
+    const [sent] = await emitAck(bob.socket, 'send-message', { room, text: 'bob is fine' });
+    assert.equal(typeof sent.id, 'number');
+  });
+}, MODES.filter((m) => m.name !== 'upgrade'));
+
+describe('no JWT_SECRET', () => {
+  it('the chat signs with a random secret: a token made with any fixed secret is refused', T, async () => {
+    const server = await freshServer({ RUST_LOG: 'warn', RUST_BACKTRACE: '0' }, CHAT_BIN);
+    const forged = signJwt({ sub: 'mallory', exp: nowSeconds() + 600 }, 'development-secret-change-me');
+    const socket = createSocket(server, MODES[0], { nsp: '/chat', auth: { token: forged } });
+    const err = await waitConnectError(socket);
+    assert.equal(err.message, 'Unauthorized');
+    // Tokens from its own /login still work.
+    const res = await rawRequest(`${server.url}/login`, {
+      method: 'POST',
+      body: JSON.stringify({ username: 'ada' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    const { token } = JSON.parse(res.text);
+    const ok = createSocket(server, MODES[0], { nsp: '/chat', auth: { token } });
+    await new Promise((resolve, reject) => {
+      ok.once('connect', resolve);
+      ok.once('connect_error', reject);
+    });
   });
 });

@@ -20,6 +20,7 @@ import {
   signJwt,
   useGatewayServer,
   waitConnectError,
+  waitEvent,
 } from './helpers.mjs';
 
 const srv = useGatewayServer();
@@ -179,13 +180,15 @@ forEachMode(
   MODES.filter((m) => m.name === 'polling'),
 );
 
-// A token that expires while connected: the message guard refuses later messages.
+// A token that expires while connected: the client gets exception "token expired" (from
+// the message guard, or the guard's expiry watch), then is disconnected by the server.
 // Token expiry counts whole seconds, so this test waits up to ~3 s (websocket only).
 forEachMode(
   (mode) => {
-    it('a token expiring while connected → later messages get exception "Unauthorized" / "token expired"', T, async () => {
+    it('a token expiring while connected → exception "Unauthorized" / "token expired", then "io server disconnect"', T, async () => {
       const token = signJwt({ sub: 'ada', exp: nowSeconds() + 2 }, GATEWAY_JWT_SECRET);
       const c = await gconnect(mode, { auth: { token } });
+      const gone = waitEvent(c.socket, 'disconnect', { timeout: 8_000 });
       assert.deepStrictEqual(await emitAck(c.socket, 'whoami'), ['ada']);
       // one pending take for the whole loop, so the exception cannot go to an abandoned waiter
       const exception = c.rec.take('exception', { timeout: 6_000 }).then(
@@ -208,7 +211,27 @@ forEachMode(
       }
       assert.ok(refused, 'the message guard refused a message after the token expired');
       assert.deepStrictEqual(refused, [{ status: 'error', message: 'Unauthorized', reason: 'token expired' }]);
-      assert.equal(c.socket.connected, true, 'the socket stays connected');
+      // Then the socket is disconnected by the server: it must log in again.
+      const [reason] = await gone;
+      assert.equal(reason, 'io server disconnect');
+    });
+
+    it('a token refreshed before it expires keeps the socket connected past the old expiry', T, async () => {
+      const c = await gconnect(mode, { auth: { token: signJwt({ sub: 'ada', exp: nowSeconds() + 2 }, GATEWAY_JWT_SECRET) } });
+      const fresh = signJwt({ sub: 'ada', exp: nowSeconds() + 60 }, GATEWAY_JWT_SECRET);
+      assert.deepStrictEqual(await emitAck(c.socket, 'refresh-token', fresh), [true]);
+      await delay(3_200);
+      assert.equal(c.socket.connected, true);
+      assert.deepStrictEqual(await emitAck(c.socket, 'whoami'), ['ada']);
+      assert.equal(c.rec.count('exception'), 0);
+    });
+
+    it('a bad refresh token is refused; the socket keeps its claims', T, async () => {
+      const c = await gconnect(mode, { auth: { token: validToken('ada') } });
+      c.socket.emit('refresh-token', 'not-a-jwt', () => {});
+      const [exception] = await c.rec.take('exception');
+      assert.equal(exception.message, 'invalid token: not a JWT');
+      assert.deepStrictEqual(await emitAck(c.socket, 'whoami'), ['ada']);
     });
   },
   MODES.filter((m) => m.name === 'websocket'),

@@ -594,8 +594,8 @@ export function startServer({ env = {}, timeout = SERVER_START_TIMEOUT, bin = SE
  * A server started for the current test only (for tests that need a namespace
  * with no foreign sockets); killed after the test by useServer's afterEach.
  */
-export async function freshServer(env = {}) {
-  const server = await startServer({ env });
+export async function freshServer(env = {}, bin = SERVER_BIN) {
+  const server = await startServer({ env, bin });
   ephemeralServers.add(server);
   return server;
 }

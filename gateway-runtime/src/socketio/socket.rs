@@ -389,6 +389,11 @@ impl Socket {
         room == self.0.id.as_str() || self.0.ns.adapter.socket_in_room(self.0.id, room)
     }
 
+    /// How many rooms this socket is in, its own id room not counted (no copy of the list).
+    pub fn room_count(&self) -> usize {
+        self.0.ns.adapter.socket_room_count(self.0.id)
+    }
+
     /// Joins with no limit (rooms joined for the socket by the server, e.g. through the
     /// adapter from another node).
     pub(crate) fn join_unchecked(&self, rooms: &[Room]) {

@@ -193,13 +193,28 @@ struct User {
 #[gateway(namespace = "/secure")]
 #[use_connection_guards(JwtGuard)]
 #[use_guards(JwtGuard)]
-struct SecureGateway;
+struct SecureGateway {
+    jwt: Arc<JwtService>,
+}
 
 #[gateway]
 impl SecureGateway {
     #[subscribe_message("whoami")]
     fn whoami(&self, #[claims] user: User) -> String {
         user.sub
+    }
+
+    /// A token refresh without reconnecting.
+    #[subscribe_message("refresh-token")]
+    fn refresh(
+        &self,
+        #[message_body] token: String,
+        #[connected_socket] client: Socket,
+    ) -> Result<bool, WsException> {
+        self.jwt
+            .refresh(&client, &token)
+            .map_err(|e| WsException::new(e.to_string()))?;
+        Ok(true)
     }
 }
 
