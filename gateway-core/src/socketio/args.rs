@@ -185,8 +185,7 @@ impl Args {
 
     /// Argument `i` as an [`AnyValue`] (a missing argument reads as `Null`): the value
     /// `get::<AnyValue>(i)` gives, read straight from the JSON text without serde's visitor
-    /// (and with floats correctly rounded, where serde_json's fast path may be one unit in
-    /// the last place off).
+    /// (floats correctly rounded by both: this crate enables serde_json's `float_roundtrip`).
     ///
     /// ```
     /// use gateway_core::socketio::{AnyValue, Args};

@@ -173,7 +173,7 @@ impl<'a> RawPacket<'a> {
     }
 
     fn check_json(&self) -> Result<(), ParseError> {
-        let data = self.data.trim_start();
+        let data = trim_json_whitespace(self.data);
         if data.is_empty() {
             return Ok(());
         }
@@ -182,7 +182,7 @@ impl<'a> RawPacket<'a> {
     }
 
     fn check_shape(&self) -> Result<(), ParseError> {
-        let data = self.data.trim_start();
+        let data = trim_json_whitespace(self.data);
         match self.kind {
             PacketKind::Connect => {
                 if !data.is_empty() && !data.starts_with('{') {
@@ -212,6 +212,13 @@ impl<'a> RawPacket<'a> {
         }
         Ok(())
     }
+}
+
+/// `text` without its leading JSON whitespace: space, tab, line feed and carriage return
+/// only (RFC 8259). `str::trim_start` would also drop Unicode whitespace such as U+00A0 or
+/// U+2028, which JSON (and so serde_json, which reads the data next) does not allow.
+fn trim_json_whitespace(text: &str) -> &str {
+    text.trim_start_matches([' ', '\t', '\n', '\r'])
 }
 
 fn parse_digits(digits: &[u8]) -> Option<u64> {
@@ -291,6 +298,60 @@ mod tests {
         ];
         for (text, err) in bad {
             assert_eq!(RawPacket::decode(text), Err(err), "{text:?}");
+        }
+    }
+
+    /// Only JSON's four whitespace characters may come before the data; Unicode
+    /// whitespace (no-break space, line separator, form feed, …) is refused, as serde_json
+    /// refuses it.
+    #[test]
+    fn only_json_whitespace_before_the_data() {
+        for ws in [" ", "\t", "\n", "\r", " \r\n\t "] {
+            for (head, data) in [
+                ("0", r#"{"a":1}"#),
+                ("2", r#"["e"]"#),
+                ("37", "[]"),
+                ("4", r#""no""#),
+                ("51-", r#"["e",{"_placeholder":true,"num":0}]"#),
+            ] {
+                let text = format!("{head}{ws}{data}");
+                let p = ok(&text);
+                assert_eq!(p.data, format!("{ws}{data}"));
+                assert!(serde_json::from_str::<serde_json::Value>(p.data).is_ok());
+            }
+            // Whitespace alone is no data, where the type allows none.
+            assert_eq!(ok(&format!("0{ws}")).kind, PacketKind::Connect);
+            assert_eq!(ok(&format!("1/a,{ws}")).kind, PacketKind::Disconnect);
+        }
+        for ws in [
+            "\u{a0}", "\u{2028}", "\u{2029}", "\u{feff}", "\u{3000}", "\u{b}", "\u{c}",
+        ] {
+            for (head, data) in [
+                ("0", r#"{"a":1}"#),
+                ("0", ""),
+                ("1", ""),
+                ("2", r#"["e"]"#),
+                ("2/chat,5", r#"["e"]"#),
+                ("37", "[]"),
+                ("4", r#""no""#),
+                ("61-3", r#"[{"_placeholder":true,"num":0}]"#),
+            ] {
+                let text = format!("{head}{ws}{data}");
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&format!("{ws}{data}")).is_err(),
+                    "serde_json reads {text:?}"
+                );
+                assert_eq!(
+                    RawPacket::decode(&text),
+                    Err(ParseError::InvalidPayload),
+                    "{text:?}"
+                );
+                assert_eq!(
+                    RawPacket::decode_header(&text),
+                    Err(ParseError::InvalidPayload),
+                    "{text:?}"
+                );
+            }
         }
     }
 }

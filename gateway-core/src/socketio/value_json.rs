@@ -2,10 +2,12 @@
 //!
 //! It accepts exactly what `serde_json` accepts for an `AnyValue` (RFC 8259, nesting up
 //! to 127 levels, no lone surrogates in `\u` escapes, numbers that fit an `f64`) and
-//! gives the same values, binary placeholders included, with one difference: numbers
-//! with a fraction or an exponent (or too long for a u64) are read with the standard
-//! library's correctly rounded parser, where serde_json's fast path may be one unit in
-//! the last place off. Errors read like serde_json's ("… at line 1 column 5").
+//! gives the same values, binary placeholders included. Numbers with a fraction or an
+//! exponent (or too long for a u64) are read with the standard library's correctly
+//! rounded parser; serde_json reads them correctly rounded too because this crate enables
+//! its `float_roundtrip` feature (without it, its fast path can be up to two units in the
+//! last place off for more than 17 significant digits). Errors read like serde_json's
+//! ("… at line 1 column 5").
 
 use bytes::Bytes;
 use serde::de::Error as _;
@@ -459,29 +461,6 @@ mod tests {
         }
     }
 
-    /// Equal, numbers within a unit in the last place (serde_json's fast float path can
-    /// be that far off; the standard library's parser is exact).
-    fn alike(a: &AnyValue, b: &AnyValue) -> bool {
-        match (a, b) {
-            (AnyValue::Number(x), AnyValue::Number(y)) => {
-                x == y || {
-                    let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-                    (x - y).abs() <= x.abs().max(y.abs()) * f64::EPSILON
-                }
-            }
-            (AnyValue::Array(x), AnyValue::Array(y)) => {
-                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| alike(x, y))
-            }
-            (AnyValue::Object(x), AnyValue::Object(y)) => {
-                x.len() == y.len()
-                    && x.iter()
-                        .zip(y.iter())
-                        .all(|((kx, x), (ky, y))| kx == ky && alike(x, y))
-            }
-            _ => a == b,
-        }
-    }
-
     #[test]
     fn random_edits_read_as_serde_json_reads_them() {
         const SAMPLE: &str = r#"{"client":1,"seq":-20,"text":"h\u00e9\"l\\n\ud83d\ude00 déjà 😀","list":[1.5e3,true,false,null,{}],"bin":{"_placeholder":true,"num":0}}"#;
@@ -514,7 +493,7 @@ mod tests {
             };
             match (parse(text, &attachments), via_serde(text, &attachments)) {
                 (Ok(ours), Some(theirs)) => {
-                    assert!(alike(&ours, &theirs), "{text}: {ours:?} / {theirs:?}");
+                    assert_eq!(ours, theirs, "{text}");
                     let (mut written, mut binary) = (Vec::new(), Vec::new());
                     write(&ours, &mut written, &mut binary);
                     let expected =
@@ -606,10 +585,40 @@ mod tests {
 
     #[test]
     fn long_integers_are_correctly_rounded() {
-        // serde_json's fast path can be one unit in the last place off here.
         let text = "123456789012345678901234";
         let expected = serde_json::Number::from_f64(text.parse().unwrap()).unwrap();
         assert_eq!(parse(text, &[]).unwrap(), AnyValue::Number(expected));
+    }
+
+    /// Numbers of more than 17 significant digits. Without `float_roundtrip`, serde_json
+    /// reads the first three two units in the last place off, and the 24-digit integer,
+    /// the halfway case after 1 and the one near the smallest normal one unit off; with
+    /// the feature on (gateway-core's Cargo.toml) it reads the same correctly rounded f64
+    /// as the direct reader and the standard library.
+    #[test]
+    fn more_than_17_digits_read_as_serde_json_reads_them() {
+        for text in [
+            "548748987.489650720e-16",
+            "613411727.307028942e-14",
+            "85694203427.72447621713e-17",
+            "-0.12345678901234567890123456789",
+            "123456789012345678901234",
+            "1.00000000000000011102230246251565404236316680908203125",
+            "[2.2250738585072011e-308, 9007199254740993.0000000000000001]",
+        ] {
+            let exact = serde_json::from_str::<serde_json::Value>(text).unwrap();
+            let ours = parse(text, &[]).unwrap();
+            assert_eq!(ours, AnyValue::from(exact), "{text}");
+            assert_eq!(Some(ours), via_serde(text, &[]), "{text}");
+            if !text.starts_with('[') {
+                let std_f64: f64 = text.parse().unwrap();
+                assert_eq!(
+                    serde_json::from_str::<f64>(text).unwrap(),
+                    std_f64,
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]

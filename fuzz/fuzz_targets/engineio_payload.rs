@@ -1,0 +1,10 @@
+//! Fuzz target `engineio_payload`: runs `fuzz_checks::engineio::check_payload` (see its documentation for what it
+//! asserts). The same function replays `fuzz/corpus/engineio_payload/` in
+//! `cargo test -p gateway-core --test fuzz_corpus`.
+#![no_main]
+
+#[allow(dead_code)] // each target uses one check of the shared module
+#[path = "../../gateway-core/tests/fuzz_checks/mod.rs"]
+mod fuzz_checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::engineio::check_payload(data));

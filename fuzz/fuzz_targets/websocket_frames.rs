@@ -1,0 +1,10 @@
+//! Fuzz target `websocket_frames`: runs `fuzz_checks::websocket::check_frames` (see its documentation for what it
+//! asserts). The same function replays `fuzz/corpus/websocket_frames/` in
+//! `cargo test -p gateway-core --test fuzz_corpus`.
+#![no_main]
+
+#[allow(dead_code)] // each target uses one check of the shared module
+#[path = "../../gateway-core/tests/fuzz_checks/mod.rs"]
+mod fuzz_checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::websocket::check_frames(data));
