@@ -1,5 +1,6 @@
 //! `#[use_guards(..)]`, `#[use_pipes(..)]`, `#[use_interceptors(..)]`, `#[use_filters(..)]`,
-//! `#[use_connection_guards(..)]` and `#[set_metadata(key = value)]`.
+//! `#[use_connection_guards(..)]`, `#[set_metadata(key = value)]`, `#[throttle(..)]` and
+//! `#[skip_throttle]`.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -42,10 +43,118 @@ pub(crate) struct Declared {
     pub(crate) interceptors: Vec<Expr>,
     pub(crate) filters: Vec<Expr>,
     pub(crate) metadata: Vec<(String, Expr)>,
+    /// `#[throttle(..)]` / `#[skip_throttle]`: metadata written as `json!` input.
+    pub(crate) json_metadata: Vec<(String, TokenStream)>,
 }
 
 pub(crate) fn is_enhancer_attr(attr: &Attribute) -> bool {
-    Kind::from_attr(attr).is_some() || attr.path().is_ident("set_metadata")
+    Kind::from_attr(attr).is_some()
+        || attr.path().is_ident("set_metadata")
+        || attr.path().is_ident("throttle")
+        || attr.path().is_ident("skip_throttle")
+}
+
+const THROTTLE_HELP: &str = "write `#[throttle(limit = 5, ttl = 1000)]` (ttl in milliseconds) or name the limits: `#[throttle(short(limit = 3, ttl = 1000), long(limit = 100, ttl = 60000))]`";
+
+/// One `limit = .., ttl = ..` list as `json!` input.
+fn throttle_limit(
+    cx: &Ctxt,
+    span: &dyn quote::ToTokens,
+    items: &Punctuated<Meta, Token![,]>,
+) -> Option<TokenStream> {
+    let (mut limit, mut ttl) = (None, None);
+    for item in items {
+        match item {
+            Meta::NameValue(nv) if nv.path.is_ident("limit") => limit = Some(nv.value.clone()),
+            Meta::NameValue(nv) if nv.path.is_ident("ttl") => ttl = Some(nv.value.clone()),
+            other => {
+                cx.error(other, format!("unknown throttle setting; {THROTTLE_HELP}"));
+                return None;
+            }
+        }
+    }
+    match (limit, ttl) {
+        (Some(limit), Some(ttl)) => {
+            Some(quote!({ "limit": (#limit) as u64, "ttl": (#ttl) as u64 }))
+        }
+        (None, _) => {
+            cx.error(
+                span,
+                format!("`limit` is missing (hits per window); {THROTTLE_HELP}"),
+            );
+            None
+        }
+        (_, None) => {
+            cx.error(
+                span,
+                format!("`ttl` is missing (the window, in milliseconds); {THROTTLE_HELP}"),
+            );
+            None
+        }
+    }
+}
+
+/// `#[throttle(..)]` as `json!` input: `{ "name": { "limit": .., "ttl": .. }, .. }`.
+fn read_throttle(cx: &Ctxt, attr: &Attribute) -> Option<TokenStream> {
+    let list = match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(list) if !list.is_empty() => list,
+        Ok(_) => {
+            cx.error(attr, THROTTLE_HELP);
+            return None;
+        }
+        Err(e) => {
+            cx.push(e);
+            return None;
+        }
+    };
+    if list.iter().all(|m| matches!(m, Meta::NameValue(_))) {
+        let limit = throttle_limit(cx, attr, &list)?;
+        return Some(quote!({ "default": #limit }));
+    }
+    let mut named = Vec::new();
+    for meta in &list {
+        let Meta::List(l) = meta else {
+            cx.error(
+                meta,
+                format!("either one unnamed limit or named ones; {THROTTLE_HELP}"),
+            );
+            return None;
+        };
+        let Some(name) = l.path.get_ident().map(|i| i.to_string()) else {
+            cx.error(&l.path, "a limit's name is a plain name, e.g. `short`");
+            return None;
+        };
+        let items = match l.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+            Ok(items) => items,
+            Err(e) => {
+                cx.push(e);
+                return None;
+            }
+        };
+        let limit = throttle_limit(cx, l, &items)?;
+        named.push(quote!(#name: #limit));
+    }
+    Some(quote!({ #(#named),* }))
+}
+
+/// `#[skip_throttle]` (every limit: `true`) or `#[skip_throttle(a, b)]` (those names).
+fn read_skip_throttle(cx: &Ctxt, attr: &Attribute) -> Option<TokenStream> {
+    let Meta::List(list) = &attr.meta else {
+        return Some(quote!(true));
+    };
+    if list.tokens.is_empty() {
+        return Some(quote!(true));
+    }
+    match list.parse_args_with(Punctuated::<syn::Ident, Token![,]>::parse_terminated) {
+        Ok(names) => {
+            let names = names.iter().map(|n| n.to_string());
+            Some(quote!([#(#names),*]))
+        }
+        Err(_) => {
+            cx.error(list, "write `#[skip_throttle]` (every limit) or `#[skip_throttle(short, long)]` (those limits)");
+            None
+        }
+    }
 }
 
 /// Reads (and the caller then removes) the enhancer attributes of an item.
@@ -66,6 +175,18 @@ pub(crate) fn read(cx: &Ctxt, attrs: &[Attribute], allow_connection_guards: bool
                     }
                 }
                 Err(e) => cx.push(e),
+            }
+            continue;
+        }
+        if attr.path().is_ident("throttle") {
+            if let Some(json) = read_throttle(cx, attr) {
+                d.json_metadata.push(("__throttle".into(), json));
+            }
+            continue;
+        }
+        if attr.path().is_ident("skip_throttle") {
+            if let Some(json) = read_skip_throttle(cx, attr) {
+                d.json_metadata.push(("__skip_throttle".into(), json));
             }
             continue;
         }
@@ -157,7 +278,12 @@ impl Declared {
         let items = self
             .metadata
             .iter()
-            .map(|(k, v)| quote!((#k, ::gateway_runtime::__private::json!(#v))));
+            .map(|(k, v)| quote!((#k, ::gateway_runtime::__private::json!(#v))))
+            .chain(
+                self.json_metadata
+                    .iter()
+                    .map(|(k, v)| quote!((#k, ::gateway_runtime::__private::json!(#v)))),
+            );
         quote!(::std::vec![#(#items),*])
     }
 

@@ -118,3 +118,21 @@ pub fn use_filters(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn set_metadata(attr: TokenStream, item: TokenStream) -> TokenStream {
     reorder("set_metadata", attr, item)
 }
+
+/// Rate limits for a gateway or a handler, enforced by the `Throttler` guard
+/// (`@nestjs/throttler`'s `@Throttle`): `#[throttle(limit = 5, ttl = 1000)]` (hits per
+/// window; `ttl` in milliseconds) sets the limit named `default`;
+/// `#[throttle(short(limit = 3, ttl = 1000), long(limit = 100, ttl = 60000))]` sets named
+/// ones. A handler's value for a name wins over its gateway's, which wins over the
+/// `Throttler`'s own.
+#[proc_macro_attribute]
+pub fn throttle(attr: TokenStream, item: TokenStream) -> TokenStream {
+    reorder("throttle", attr, item)
+}
+
+/// No rate limit for this gateway or handler (`@nestjs/throttler`'s `@SkipThrottle`):
+/// `#[skip_throttle]` skips every limit, `#[skip_throttle(short)]` the named ones.
+#[proc_macro_attribute]
+pub fn skip_throttle(attr: TokenStream, item: TokenStream) -> TokenStream {
+    reorder("skip_throttle", attr, item)
+}

@@ -15,6 +15,7 @@ pub mod prelude;
 pub mod socketio;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 pub mod validation;
 
 #[doc(hidden)]

@@ -3,8 +3,8 @@
 pub use std::sync::Arc;
 
 pub use gateway_macros::{
-    gateway, injectable, set_metadata, subscribe_message, use_connection_guards, use_filters,
-    use_guards, use_interceptors, use_pipes,
+    gateway, injectable, set_metadata, skip_throttle, subscribe_message, throttle,
+    use_connection_guards, use_filters, use_guards, use_interceptors, use_pipes,
 };
 pub use serde::{Deserialize, Serialize};
 pub use validator::Validate;
@@ -18,4 +18,5 @@ pub use crate::jwt::{JwtGuard, JwtService};
 pub use crate::socketio::{
     AckSender, AnyValue, Binary, DisconnectReason, Handshake, Namespace, Socket, SocketIo,
 };
+pub use crate::throttle::{ThrottleKey, Throttler};
 pub use crate::validation::ValidationPipe;

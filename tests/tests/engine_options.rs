@@ -226,7 +226,7 @@ async fn a_connection_whose_queue_overflows_is_closed_and_others_are_not() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(reason.as_str(), "transport error");
+    assert_eq!(reason.as_str(), "outgoing buffer full");
     calm.emit("flood-not", &()).unwrap();
     assert!(
         calm.next_event(Duration::from_millis(200)).await.is_none(),

@@ -202,6 +202,7 @@ pub(crate) async fn install(
         let mut table = Handlers::default();
         let mut owners: HashMap<String, String> = HashMap::new();
         let mut conn_guards: Vec<Arc<dyn DynGuard>> = global_conn_guards.clone();
+        let mut conn_metadata = Vec::new();
         let mut connection_hooks = Vec::new();
         let mut disconnect_hooks = Vec::new();
         let mut init_hooks = Vec::new();
@@ -211,6 +212,8 @@ pub(crate) async fn install(
             let class_interceptors = resolve_all(&gw.enhancers.interceptors, c)?;
             let class_filters = resolve_all(&gw.enhancers.filters, c)?;
             conn_guards.extend(resolve_all(&gw.enhancers.connection_guards, c)?);
+            // Connection guards read the gateways' metadata (`#[throttle]` on the struct).
+            conn_metadata.extend(gw.metadata.iter().cloned());
             let mut gw_filters: Vec<Arc<dyn DynExceptionFilter>> = class_filters.clone();
             gw_filters.extend(global_filters.iter().cloned());
             let ack_errors = gw.ack_errors.unwrap_or(globals.ack_errors);
@@ -295,11 +298,12 @@ pub(crate) async fn install(
         let conn_guards: Arc<[Arc<dyn DynGuard>]> = conn_guards.into();
         let middleware = move |socket: Socket| {
             let guards = conn_guards.clone();
+            let metadata = conn_metadata.clone();
             async move {
                 if guards.is_empty() {
                     return Ok(());
                 }
-                let ctx = hook_context(&socket, "connection guard", "can_activate", Vec::new());
+                let ctx = hook_context(&socket, "connection guard", "can_activate", metadata);
                 match pipeline::run_guards(&guards, &ctx).await {
                     Ok(()) => Ok(()),
                     Err(Exception::Ws(e)) => {

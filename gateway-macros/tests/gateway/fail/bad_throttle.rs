@@ -1,0 +1,25 @@
+use gateway_runtime::prelude::*;
+
+#[gateway]
+#[throttle(limit = 5)]
+struct NoTtl;
+
+#[gateway]
+#[throttle(limit = 5, ttl = 1000, burst = 2)]
+struct UnknownKey;
+
+#[gateway]
+struct Handlers;
+
+#[gateway]
+impl Handlers {
+    #[subscribe_message("a")]
+    #[throttle(short(ttl = 1000))]
+    fn a(&self) {}
+
+    #[subscribe_message("b")]
+    #[skip_throttle("short")]
+    fn b(&self) {}
+}
+
+fn main() {}
