@@ -3,34 +3,11 @@
 
 use gateway_runtime::prelude::*;
 
-use std::time::{Duration, Instant};
-
 use crate::dto::{ChatMessage, RoomRequest, SendMessage, Sent, User};
 use crate::store::MessageStore;
 
 /// Rooms one socket may be in at once.
 const ROOMS_PER_SOCKET: usize = 20;
-/// `send-message`s one socket may send per second.
-const MESSAGES_PER_SECOND: u32 = 5;
-
-/// A socket's `send-message` count in the current one-second window.
-#[derive(Clone)]
-struct SendWindow(Arc<std::sync::Mutex<(Instant, u32)>>);
-
-/// Whether `client` may send one more message now.
-fn within_rate(client: &Socket) -> bool {
-    let window = client.extension::<SendWindow>().unwrap_or_else(|| {
-        let w = SendWindow(Arc::new(std::sync::Mutex::new((Instant::now(), 0))));
-        client.insert_extension(w.clone());
-        w
-    });
-    let mut w = window.0.lock().unwrap_or_else(|e| e.into_inner());
-    if w.0.elapsed() >= Duration::from_secs(1) {
-        *w = (Instant::now(), 0);
-    }
-    w.1 += 1;
-    w.1 <= MESSAGES_PER_SECOND
-}
 
 /// Logs every failure and answers with NestJS's `exception` payload.
 #[injectable]
@@ -55,7 +32,7 @@ impl ExceptionFilter for ChatErrors {
 
 #[gateway(namespace = "/chat")]
 #[use_connection_guards(JwtGuard)]
-#[use_guards(JwtGuard)]
+#[use_guards(JwtGuard, Throttler)]
 #[use_pipes(ValidationPipe)]
 #[use_filters(ChatErrors)]
 pub struct ChatGateway {
@@ -106,17 +83,13 @@ impl ChatGateway {
     /// Sends a message to a room the sender is in (5 per second at most); acknowledged
     /// with the message id.
     #[subscribe_message("send-message")]
+    #[throttle(limit = 5, ttl = 1000)]
     fn send(
         &self,
         #[message_body] dto: SendMessage,
         #[connected_socket] client: Socket,
         #[claims] user: User,
     ) -> Result<Sent, WsException> {
-        if !within_rate(&client) {
-            return Err(WsException::new(format!(
-                "too many messages: at most {MESSAGES_PER_SECOND} per second"
-            )));
-        }
         if !client.in_room(&dto.room) {
             return Err(WsException::new(format!(
                 "join `{}` before writing to it",

@@ -314,7 +314,8 @@ forEachMode((mode) => {
     );
     const refused = answers.filter(([a]) => a.status === 'error');
     assert.equal(refused.length, 1, JSON.stringify(answers));
-    assert.equal(refused[0][0].message, 'too many messages: at most 5 per second');
+    assert.equal(refused[0][0].message, 'ThrottlerException: Too Many Requests');
+    assert.equal(refused[0][0].retryAfter, 1);
     const [sent] = await emitAck(bob.socket, 'send-message', { room, text: 'bob is fine' });
     assert.equal(typeof sent.id, 'number');
   });

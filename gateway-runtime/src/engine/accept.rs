@@ -233,6 +233,11 @@ fn websocket_handshake<H: EngineHandler>(
     if !config.transports.websocket || engine.shutting_down.load(Ordering::Acquire) {
         return None;
     }
+    if config.limits_connections() && engine.refuse_handshake(Some(addr)).is_some() {
+        // The router's handler answers the refusal (it checks again: one more hit
+        // counted against a handshake rate that is already over).
+        return None;
+    }
     if req.method? != "GET" || req.version? != 1 {
         return None;
     }

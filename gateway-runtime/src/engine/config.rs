@@ -168,6 +168,18 @@ pub struct EngineConfig {
     pub cors: Cors,
     /// Optional admission check on handshakes.
     pub allow_request: Option<AllowRequest>,
+    /// Sessions open at once, over all clients (default: no limit). A handshake beyond it
+    /// is refused with HTTP 403 `{"code":4,"message":"Too many connections"}`; open
+    /// sessions are not affected.
+    pub max_connections: Option<usize>,
+    /// Sessions open at once from one IP address (default: no limit); beyond it, 403
+    /// "Too many connections from this address". Behind a proxy every client shares the
+    /// proxy's address: set it there instead.
+    pub max_connections_per_ip: Option<usize>,
+    /// Handshakes one IP address may make per window, e.g. `Some((20, 10 s))` (default:
+    /// no limit); beyond it, 403 "Too many handshakes from this address" until the window
+    /// ends (the seed of socket.io users' "connection throttling").
+    pub max_handshakes_per_ip: Option<(u64, Duration)>,
     /// Return the memory of large messages to the operating system once they are handled
     /// (default true). On Linux with glibc, the engine fixes malloc's mmap threshold at
     /// 128 KiB (`mallopt(M_MMAP_THRESHOLD)`, once per process): otherwise glibc raises the
@@ -196,8 +208,20 @@ impl fmt::Debug for EngineConfig {
             .field("max_buffered_packets", &self.max_buffered_packets)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("cors", &self.cors)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("max_handshakes_per_ip", &self.max_handshakes_per_ip)
             .field("release_large_buffers", &self.release_large_buffers)
             .finish_non_exhaustive()
+    }
+}
+
+impl EngineConfig {
+    /// Whether a connection limit is set (handshakes are then checked against them).
+    pub(crate) fn limits_connections(&self) -> bool {
+        self.max_connections.is_some()
+            || self.max_connections_per_ip.is_some()
+            || self.max_handshakes_per_ip.is_some()
     }
 }
 
@@ -214,6 +238,9 @@ impl Default for EngineConfig {
             max_buffered_bytes: 8 * 1024 * 1024,
             cors: Cors::default(),
             allow_request: None,
+            max_connections: None,
+            max_connections_per_ip: None,
+            max_handshakes_per_ip: None,
             release_large_buffers: true,
             ws_read_buffer: 1024,
             ws_write_buffer: 16 * 1024,

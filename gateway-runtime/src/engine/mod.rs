@@ -28,6 +28,7 @@
 //! ```
 
 mod accept;
+mod admission;
 mod config;
 mod handler;
 mod http;

@@ -28,6 +28,7 @@ pub(crate) struct EngineInner<H: EngineHandler> {
     pub(crate) sessions: Sessions<H::Conn>,
     pub(crate) drained: Notify,
     pub(crate) shutting_down: AtomicBool,
+    pub(crate) admission: super::admission::Admission,
 }
 
 /// An Engine.IO server. Cheap to clone; all clones share the sessions.
@@ -80,6 +81,7 @@ impl<H: EngineHandler> Engine<H> {
                 sessions: Default::default(),
                 drained: Notify::new(),
                 shutting_down: AtomicBool::new(false),
+                admission: Default::default(),
             }),
         }
     }
@@ -173,6 +175,7 @@ impl<H: EngineHandler> EngineInner<H> {
         request: Arc<RequestInfo>,
     ) -> (Arc<Session<H::Conn>>, String) {
         let sid = Sid::random();
+        self.admission.opened(&self.config, request.remote_addr);
         let socket = Arc::new(EngineSocket::new(
             sid,
             transport,
@@ -294,6 +297,9 @@ async fn handle<H: EngineHandler>(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
+    if let Some(message) = engine.refuse_handshake(remote_addr) {
+        return EngineError::Forbidden.response_with(Some(message), cors, &parts.headers);
+    }
     let request = Arc::new(RequestInfo::new(
         owned_headers(&parts.headers),
         owned_uri(&parts.uri),

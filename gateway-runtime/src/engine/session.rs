@@ -167,6 +167,8 @@ impl<H: EngineHandler> EngineInner<H> {
     }
 
     fn remove(&self, session: &Arc<Session<H::Conn>>) {
+        self.admission
+            .closed(&self.config, session.socket.request().remote_addr);
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
         sessions.remove(&session.socket.sid());
         if sessions.is_empty() {

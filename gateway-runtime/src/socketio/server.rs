@@ -193,6 +193,27 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Connections open at once, over all clients (default: no limit); see
+    /// [`EngineConfig::max_connections`].
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.engine.max_connections = Some(n);
+        self
+    }
+
+    /// Connections open at once from one IP address (default: no limit); see
+    /// [`EngineConfig::max_connections_per_ip`].
+    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
+        self.engine.max_connections_per_ip = Some(n);
+        self
+    }
+
+    /// Handshakes one IP address may make per `window` (default: no limit); see
+    /// [`EngineConfig::max_handshakes_per_ip`].
+    pub fn max_handshakes_per_ip(mut self, n: u64, window: Duration) -> Self {
+        self.engine.max_handshakes_per_ip = Some((n, window));
+        self
+    }
+
     /// Namespaces one connection may be connected to at once (default 256). A CONNECT
     /// beyond it is refused with a `connect_error` ("Too many namespaces on this
     /// connection"); the connection and its other namespaces stay.

@@ -96,7 +96,7 @@ impl MemoryThrottlerStorage {
         self.len() == 0
     }
 
-    fn hit(&self, key: &str, ttl: Duration) -> ThrottleRecord {
+    pub(crate) fn hit(&self, key: &str, ttl: Duration) -> ThrottleRecord {
         let now = Instant::now();
         let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if w.map.len() >= (w.swept_at * 2).max(1024) {

@@ -1,0 +1,89 @@
+//! Connection limits at the handshake: in all, per address, and handshakes per address
+//! per window. The refused client gets HTTP 403 with the reason; open sessions stay.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gateway_runtime::socketio::{SocketIo, SocketIoBuilder};
+use gateway_runtime::testing::{serve_ephemeral, TestClient};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn serve(builder: SocketIoBuilder) -> (SocketIo, SocketAddr) {
+    let io = builder.build();
+    io.of("/").on_connection(|_socket| async move {});
+    let addr = serve_ephemeral(io.router()).await.unwrap().0;
+    (io, addr)
+}
+
+/// A polling handshake: the status line and the body.
+async fn handshake(addr: SocketAddr) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+async fn connect(addr: SocketAddr) -> Result<TestClient, String> {
+    TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[tokio::test]
+async fn connections_per_address_are_limited_and_freed() {
+    let (io, addr) = serve(SocketIo::builder().max_connections_per_ip(2)).await;
+    let a = connect(addr).await.unwrap();
+    let _b = connect(addr).await.unwrap();
+    let (status, body) = handshake(addr).await;
+    assert!(status.contains("403"), "{status}");
+    assert_eq!(
+        body,
+        r#"{"code":4,"message":"Too many connections from this address"}"#
+    );
+    assert!(connect(addr).await.is_err(), "a WebSocket handshake too");
+    // One leaves: room for one more.
+    a.close();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while io.connection_count() > 1 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(connect(addr).await.is_ok());
+}
+
+#[tokio::test]
+async fn connections_in_all_are_limited() {
+    let (_io, addr) = serve(SocketIo::builder().max_connections(1)).await;
+    let _a = connect(addr).await.unwrap();
+    let (status, body) = handshake(addr).await;
+    assert!(status.contains("403"), "{status}");
+    assert_eq!(body, r#"{"code":4,"message":"Too many connections"}"#);
+}
+
+#[tokio::test]
+async fn handshakes_per_address_are_rate_limited() {
+    let (_io, addr) =
+        serve(SocketIo::builder().max_handshakes_per_ip(3, Duration::from_millis(400))).await;
+    for _ in 0..3 {
+        assert!(handshake(addr).await.0.contains("200"));
+    }
+    let (status, body) = handshake(addr).await;
+    assert!(status.contains("403"), "{status}");
+    assert_eq!(
+        body,
+        r#"{"code":4,"message":"Too many handshakes from this address"}"#
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(handshake(addr).await.0.contains("200"), "a new window");
+}
