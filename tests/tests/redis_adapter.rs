@@ -1053,3 +1053,39 @@ fn redis_restart_keeps_local_delivery_and_recovers() {
         "recovery logged once per node"
     );
 }
+
+// -----------------------------------------------------------------------------------------
+// The throttler's Redis storage
+// -----------------------------------------------------------------------------------------
+
+/// Two nodes' stores share their counts; a window ends; a Redis outage is an error (the
+/// throttler then lets the hit through) and the store reconnects after it.
+#[tokio::test]
+async fn throttler_counts_are_shared_through_redis() {
+    use gateway_runtime::throttle::{RedisThrottlerStorage, ThrottlerStorage};
+    let mut redis = RedisServer::start().await;
+    let a = RedisThrottlerStorage::new(&redis.url()).unwrap();
+    let b = RedisThrottlerStorage::new(&redis.url()).unwrap();
+    let ttl = Duration::from_millis(500);
+    assert_eq!(a.increment("k", ttl).await.unwrap().hits, 1);
+    assert_eq!(b.increment("k", ttl).await.unwrap().hits, 2);
+    let third = a.increment("k", ttl).await.unwrap();
+    assert_eq!(third.hits, 3);
+    assert!(third.reset_in <= ttl && third.reset_in > Duration::ZERO);
+    assert_eq!(b.increment("other", ttl).await.unwrap().hits, 1);
+    sleep(Duration::from_millis(600)).await;
+    assert_eq!(b.increment("k", ttl).await.unwrap().hits, 1, "a new window");
+
+    redis.kill();
+    assert!(a.increment("k", ttl).await.is_err());
+    redis.launch().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(r) = a.increment("k", ttl).await {
+            assert_eq!(r.hits, 1, "a fresh server");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the store reconnects");
+        sleep(Duration::from_millis(50)).await;
+    }
+}
