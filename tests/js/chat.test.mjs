@@ -13,7 +13,6 @@ import {
   emitAck,
   MODES,
   forEachMode,
-  freshServer,
   nowSeconds,
   rawRequest,
   signJwt,
@@ -323,7 +322,7 @@ forEachMode((mode) => {
 
 describe('no JWT_SECRET', () => {
   it('the chat signs with a random secret: a token made with any fixed secret is refused', T, async () => {
-    const server = await freshServer({ RUST_LOG: 'warn', RUST_BACKTRACE: '0' }, CHAT_BIN);
+    const server = await srv.fresh({ JWT_SECRET: null });
     const forged = signJwt({ sub: 'mallory', exp: nowSeconds() + 600 }, 'development-secret-change-me');
     const socket = createSocket(server, MODES[0], { nsp: '/chat', auth: { token: forged } });
     const err = await waitConnectError(socket);

@@ -108,8 +108,8 @@ forEachMode((mode) => {
   it('an alg "none" (unsigned) token → refused', T, async () => {
     const token = signJwt({ sub: 'ada', exp: nowSeconds() + 60 }, '', { alg: 'none' });
     const data = await expectUnauthorized(mode, { auth: { token } });
-    assert.equal(typeof data.reason, 'string');
-    assert.ok(data.reason.length > 0);
+    // What is wrong, without the JWT parser's internals ("unknown variant `none`, …").
+    assert.equal(data.reason, 'invalid token');
   });
 
   it('an alg "none" token carrying an HS256 signature → refused', T, async () => {

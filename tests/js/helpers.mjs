@@ -594,8 +594,8 @@ export function startServer({ env = {}, timeout = SERVER_START_TIMEOUT, bin = SE
  * A server started for the current test only (for tests that need a namespace
  * with no foreign sockets); killed after the test by useServer's afterEach.
  */
-export async function freshServer(env = {}, bin = SERVER_BIN) {
-  const server = await startServer({ env, bin });
+export async function freshServer(env = {}) {
+  const server = await startServer({ env });
   ephemeralServers.add(server);
   return server;
 }
@@ -1243,8 +1243,11 @@ export function useBinServer({ bin, env = {}, allowedPanics = [] }) {
     get port() {
       return this.server && this.server.port;
     },
-    async fresh() {
-      const s = await startBinServer({ bin, env });
+    /** Another server for this test; `overrides` change its env (null removes a variable). */
+    async fresh(overrides = {}) {
+      const merged = { ...env, ...overrides };
+      for (const k of Object.keys(merged)) if (merged[k] === null) delete merged[k];
+      const s = await startBinServer({ bin, env: merged });
       perTest.add(s);
       return s;
     },

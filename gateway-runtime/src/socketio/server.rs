@@ -436,10 +436,16 @@ impl SocketIo {
             .await
     }
 
-    /// Disconnects every client with "server shutting down" and waits (up to `grace`)
-    /// until they are gone.
+    /// Shuts the server down gracefully: new handshakes are refused, every client is
+    /// disconnected ("server shutting down" on the server side; the official client sees
+    /// `transport close` and reconnects, to another node behind a load balancer), the
+    /// call waits up to `grace` until they are gone, then each namespace's adapter is
+    /// closed (the Redis adapter leaves its channels).
     pub async fn shutdown(&self, grace: Duration) {
         self.engine.shutdown(grace).await;
+        for ns in self.namespaces() {
+            ns.adapter().close();
+        }
     }
 }
 
