@@ -146,6 +146,12 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
+    /// Refuses new handshakes from now on (answered with 400 "Server is shutting down");
+    /// open sessions go on.
+    pub fn stop_accepting(&self) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+    }
+
     /// Closes every session with "server shutting down" and waits (up to `grace`) until
     /// they are gone. New handshakes are refused from now on.
     pub async fn shutdown(&self, grace: Duration) {

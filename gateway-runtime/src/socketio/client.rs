@@ -55,6 +55,7 @@ impl Client {
     pub(crate) fn handler_started(self: &Arc<Self>) -> PendingHandler {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         *pending += 1;
+        self.server.in_flight.started();
         if *pending >= self.server.max_pending_handlers {
             self.engine.hold_reading();
         }
@@ -360,6 +361,7 @@ impl Drop for PendingHandler {
         let client = &self.0;
         let mut pending = client.pending.lock().unwrap_or_else(|e| e.into_inner());
         *pending -= 1;
+        client.server.in_flight.finished();
         if *pending < client.server.max_pending_handlers {
             client.engine.release_reading();
         }

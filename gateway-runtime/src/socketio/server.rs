@@ -1,6 +1,7 @@
 //! The Socket.IO server: namespaces over the engine, as an axum router.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -26,6 +27,40 @@ pub(crate) struct ServerInner {
     pub(crate) max_namespaces: usize,
     /// Rooms one socket may be in at once.
     pub(crate) max_rooms: usize,
+    /// Event handlers still running as tasks, over all connections (drained on shutdown).
+    pub(crate) in_flight: InFlight,
+}
+
+/// A count of running handlers, and a signal when it falls to zero.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl InFlight {
+    pub(crate) fn started(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn finished(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Waits until no handler runs.
+    async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
 }
 
 impl ServerInner {
@@ -70,7 +105,7 @@ impl ServerInner {
             return;
         }
         let mut namespaces = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        let idle = ns.connecting.load(std::sync::atomic::Ordering::Acquire) == 0
+        let idle = ns.connecting.load(Ordering::Acquire) == 0
             && ns.sockets.read().map(|s| s.is_empty()).unwrap_or(false);
         if idle
             && namespaces
@@ -85,7 +120,6 @@ impl ServerInner {
     /// The namespace a client may connect to: a declared one, or a new child of a
     /// matching dynamic namespace.
     pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<NamespaceInner>> {
-        use std::sync::atomic::Ordering;
         // The namespace is counted as connecting before any lock is released, so
         // `forget_if_empty` cannot drop a namespace a client is joining.
         {
@@ -265,6 +299,7 @@ impl SocketIoBuilder {
             max_pending_handlers: self.max_pending_handlers,
             max_namespaces: self.max_namespaces,
             max_rooms: self.max_rooms,
+            in_flight: InFlight::default(),
         });
         // Like socket.io, the main namespace always exists.
         inner.of("/");
@@ -436,13 +471,24 @@ impl SocketIo {
             .await
     }
 
-    /// Shuts the server down gracefully: new handshakes are refused, every client is
-    /// disconnected ("server shutting down" on the server side; the official client sees
-    /// `transport close` and reconnects, to another node behind a load balancer), the
-    /// call waits up to `grace` until they are gone, then each namespace's adapter is
-    /// closed (the Redis adapter leaves its channels).
+    /// Shuts the server down gracefully, within about `grace`:
+    ///
+    /// 1. new handshakes are refused;
+    /// 2. event handlers still running get up to half of `grace` to finish, so their
+    ///    acknowledgements and emits reach the clients;
+    /// 3. every client is disconnected ("server shutting down" on the server side; the
+    ///    official client sees `transport close` and reconnects, to another node behind
+    ///    a load balancer), and the call waits for them to be gone for the rest of `grace`;
+    /// 4. each namespace's adapter is closed (the Redis adapter leaves its channels).
+    ///
+    /// [`App::serve`](crate::app::App::serve) runs it with 5 s on Ctrl-C or SIGTERM.
     pub async fn shutdown(&self, grace: Duration) {
-        self.engine.shutdown(grace).await;
+        let started = tokio::time::Instant::now();
+        self.engine.stop_accepting();
+        let _ = tokio::time::timeout(grace / 2, self.inner.in_flight.drained()).await;
+        self.engine
+            .shutdown(grace.saturating_sub(started.elapsed()))
+            .await;
         for ns in self.namespaces() {
             ns.adapter().close();
         }
