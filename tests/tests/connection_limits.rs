@@ -87,3 +87,30 @@ async fn handshakes_per_address_are_rate_limited() {
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert!(handshake(addr).await.0.contains("200"), "a new window");
 }
+
+/// The engine's own accept loop (what `App::serve` runs) answers WebSocket handshakes
+/// before any HTTP stack: the limits hold there too.
+#[tokio::test]
+async fn the_accept_loop_applies_the_limits_to_websocket_handshakes() {
+    let io = SocketIo::builder().max_connections_per_ip(1).build();
+    io.of("/").on_connection(|_socket| async move {});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = io.clone();
+    tokio::spawn(async move {
+        let _ = serving
+            .serve_with_shutdown(listener, axum::Router::new(), std::future::pending())
+            .await;
+    });
+    let _a = connect(addr).await.unwrap();
+    assert!(
+        connect(addr).await.is_err(),
+        "the second WebSocket is refused"
+    );
+    let (status, body) = handshake(addr).await;
+    assert!(status.contains("403"), "{status}");
+    assert!(
+        body.contains("Too many connections from this address"),
+        "{body}"
+    );
+}
