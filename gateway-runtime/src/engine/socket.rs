@@ -201,13 +201,12 @@ pub struct EngineSocket {
     parked: AtomicBool,
     /// The layer above has too much in progress: the transport stops reading.
     read_held: AtomicBool,
-    /// Wakes a polling POST whose answer waits for reading to resume (or the close).
+    /// Wakes a polling POST whose answer waits for reading to resume, its backlog to be
+    /// taken, or the close.
     read_released: Notify,
     /// Half the byte budget or more waits unsent: the transport reads no more requests
     /// until the client has taken some of it.
     backlogged: AtomicBool,
-    /// Signalled when a backlog is taken (or the session closes).
-    backlog_taken: Notify,
     transport: AtomicU8,
     max_buffered: usize,
     max_buffered_bytes: usize,
@@ -245,7 +244,6 @@ impl EngineSocket {
             read_held: AtomicBool::new(false),
             read_released: Notify::new(),
             backlogged: AtomicBool::new(false),
-            backlog_taken: Notify::new(),
             transport: AtomicU8::new(transport as u8),
             max_buffered,
             max_buffered_bytes,
@@ -365,7 +363,7 @@ impl EngineSocket {
     /// Clears the backlog mark once the client took enough (queue locked).
     fn taken(&self, q: &Queue) {
         if q.bytes < self.max_buffered_bytes / 2 && self.backlogged.swap(false, Ordering::Relaxed) {
-            self.backlog_taken.notify_waiters();
+            self.read_released.notify_waiters();
         }
     }
 
@@ -378,7 +376,7 @@ impl EngineSocket {
     /// Waits until the session is not [`backlogged`](Self::backlogged), or is closed.
     pub(crate) async fn backlog_taken(&self) {
         loop {
-            let taken = self.backlog_taken.notified();
+            let taken = self.read_released.notified();
             tokio::pin!(taken);
             taken.as_mut().enable();
             if !self.backlogged() || self.is_closed() {
@@ -466,7 +464,6 @@ impl EngineSocket {
         }
         self.closed_signal.notify_one();
         self.read_released.notify_waiters();
-        self.backlog_taken.notify_waiters();
     }
 
     /// Closes the session (as [`CloseReason::ForcedClose`]) unless [`established`] is
