@@ -15,6 +15,21 @@ use super::{CloseReason, EngineHandler, EngineInner, Outgoing, TransportKind};
 
 const TEXT: &str = "text/plain; charset=UTF-8";
 
+/// Closes the session when dropped while armed: a polling GET cancelled before it
+/// answered.
+struct CloseOnDrop<'a>(Option<&'a Arc<super::EngineSocket>>);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(socket) = self.0.take() {
+            if !socket.is_closed() {
+                tracing::debug!(sid = %socket.sid(), "polling request cancelled; closing the session");
+                socket.close(CloseReason::TransportError);
+            }
+        }
+    }
+}
+
 impl<H: EngineHandler> EngineInner<H> {
     /// Answers a polling GET with the queued packets, waiting until there is one.
     pub(crate) async fn poll(
@@ -33,6 +48,10 @@ impl<H: EngineHandler> EngineInner<H> {
             return EngineError::BadRequest.response(cors, headers);
         }
         let _active = FlagGuard(&session.polling_get);
+        // A GET the client gives up on (its request is cancelled, so this future is
+        // dropped before it answers) ends the session, as engine.io does: the packets it
+        // would have carried are lost, so the session cannot go on.
+        let mut cancelled = CloseOnDrop(Some(socket));
         let mut batch = Vec::new();
         // One answer carries about `max_payload` bytes: the rest waits for the next poll.
         let max = self.config.max_payload;
@@ -59,10 +78,12 @@ impl<H: EngineHandler> EngineInner<H> {
                     session.close_delivered_flag.store(true, Ordering::Release);
                     session.close_delivered.notify_one();
                 }
+                cancelled.0 = None;
                 return text_response(StatusCode::OK, TEXT, body.finish(), cors, headers);
             }
             if session.upgrading.load(Ordering::Acquire) {
                 // Releases the client's pending poll so it can finish the upgrade.
+                cancelled.0 = None;
                 return text_response(StatusCode::OK, TEXT, "6", cors, headers);
             }
             closing = socket.drain_upto(&mut batch, max).await;

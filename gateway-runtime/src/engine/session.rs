@@ -99,11 +99,12 @@ impl<H: EngineHandler> EngineInner<H> {
                     session.pong.notify_one();
                 }
             }
-            Packet::Ping(data) => {
-                let mut pong = String::with_capacity(1 + data.len());
-                pong.push('3');
-                pong.push_str(data);
-                let _ = session.socket.send(Outgoing::Text(Text::from(pong)));
+            // In Engine.IO v4 only the server pings: a ping from the client is an
+            // "invalid heartbeat direction", and the session ends, as in engine.io. (The
+            // upgrade's `2probe` is read by the upgrade itself, before this.)
+            Packet::Ping(_) => {
+                tracing::debug!(sid = %session.socket.sid(), "client ping (invalid heartbeat direction); closing");
+                session.socket.close(CloseReason::TransportError);
             }
             Packet::Close => session.socket.close(CloseReason::TransportClose),
             Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
