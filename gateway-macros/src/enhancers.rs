@@ -73,6 +73,29 @@ fn throttle_limit(
             }
         }
     }
+    for (what, value) in [("limit", &limit), ("ttl", &ttl)] {
+        let Some(value) = value else { continue };
+        let problem = match value {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i),
+                ..
+            }) => match i.base10_parse::<u64>() {
+                Ok(0) if what == "ttl" => Some("it is longer than zero (milliseconds)"),
+                Ok(_) => None,
+                Err(_) => Some("a whole number of at most u64::MAX"),
+            },
+            Expr::Lit(_) => Some("a whole number"),
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Neg(_),
+                ..
+            }) => Some("not negative"),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            cx.error(value, format!("`{what}`: {problem}; {THROTTLE_HELP}"));
+            return None;
+        }
+    }
     match (limit, ttl) {
         (Some(limit), Some(ttl)) => {
             Some(quote!({ "limit": (#limit) as u64, "ttl": (#ttl) as u64 }))

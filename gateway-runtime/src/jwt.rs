@@ -202,8 +202,8 @@ impl JwtService {
 
     /// Replaces the claims of an authenticated socket with those of a fresh `token`,
     /// without reconnecting (a token refresh): [`JwtGuard`] then accepts its messages
-    /// until the new expiry, and disconnects it only then. Refused like a handshake token
-    /// (the socket keeps its current claims).
+    /// until the new expiry, and disconnects it only then. Refused like a handshake token,
+    /// and when its `sub` is not the socket's (the socket keeps its current claims).
     ///
     /// ```no_run
     /// use gateway_runtime::prelude::*;
@@ -225,7 +225,17 @@ impl JwtService {
     /// ```
     pub fn refresh(&self, socket: &Socket, token: &str) -> Result<(), JwtError> {
         let claims: Value = self.verify(token)?;
+        if let Some(Claims(current)) = socket.extension::<Claims>() {
+            // A refresh renews the same user's session; another user must connect anew
+            // (the socket's rooms were joined as the first one).
+            if current.get("sub") != claims.get("sub") {
+                return Err(JwtError("the token is for another user".into()));
+            }
+        }
         socket.insert_extension(Claims(claims));
+        if let Some(ExpiryWatch(wake)) = socket.extension::<ExpiryWatch>() {
+            wake.notify_one();
+        }
         Ok(())
     }
 }
@@ -302,17 +312,18 @@ fn expiry(claims: &Value) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Marks a socket whose token expiry is watched (one watcher per socket).
+/// The expiry watch of a socket (one per socket): told when its claims are refreshed.
 #[derive(Clone)]
-struct ExpiryWatched;
+struct ExpiryWatch(Arc<tokio::sync::Notify>);
 
 impl JwtGuard {
     /// Whether a socket is disconnected when its token expires (default true): it gets
     /// the event `exception` with `{"status":"error","message":"Unauthorized","reason":
     /// "token expired"}`, then is disconnected (the client sees `io server disconnect` and
     /// does not reconnect by itself: it should log in again). A refreshed token
-    /// ([`JwtService::refresh`]) moves the deadline. With `false`, the socket stays
-    /// connected (and in its rooms) but the message guard refuses its messages.
+    /// ([`JwtService::refresh`]) moves the deadline, earlier or later. With `false`, the
+    /// socket stays connected (and in its rooms) but the message guard refuses its
+    /// messages.
     ///
     /// Register the configured guard as a provider so that `#[use_guards(JwtGuard)]`
     /// uses it:
@@ -329,16 +340,26 @@ impl JwtGuard {
         self
     }
 
-    /// Disconnects `socket` once the `exp` of its claims has passed, unless they were
-    /// refreshed meanwhile (then it waits for the new one).
+    /// Disconnects `socket` once the `exp` of its claims has passed; a refresh wakes the
+    /// watch to read the new claims.
     fn watch_expiry(&self, socket: &Socket) {
-        if !self.disconnect_on_expiry || socket.extension::<ExpiryWatched>().is_some() {
+        if !self.disconnect_on_expiry {
             return;
         }
-        socket.insert_extension(ExpiryWatched);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        {
+            // One watch per socket: the first to store its signal starts it.
+            if socket.extension::<ExpiryWatch>().is_some() {
+                return;
+            }
+            socket.insert_extension(ExpiryWatch(wake.clone()));
+        }
         let (socket, jwt) = (socket.clone(), self.jwt.clone());
         tokio::spawn(async move {
             loop {
+                let refreshed = wake.notified();
+                tokio::pin!(refreshed);
+                refreshed.as_mut().enable();
                 let Some(Claims(claims)) = socket.extension::<Claims>() else {
                     return;
                 };
@@ -347,12 +368,11 @@ impl JwtGuard {
                 if exp <= now {
                     break;
                 }
-                if exp == u64::MAX {
-                    return;
-                }
-                let wait = std::time::Duration::from_secs(exp - now);
+                // No `exp` (u64::MAX): only a refresh can bring one.
+                let wait = std::time::Duration::from_secs((exp - now).min(365 * 24 * 3600));
                 tokio::select! {
                     () = socket.closed() => return,
+                    () = &mut refreshed => {}
                     () = tokio::time::sleep(wait) => {}
                 }
             }

@@ -226,6 +226,14 @@ forEachMode(
       assert.equal(c.rec.count('exception'), 0);
     });
 
+    it('a refresh token for another user is refused; the socket stays who it was', T, async () => {
+      const c = await gconnect(mode, { auth: { token: validToken('ada') } });
+      c.socket.emit('refresh-token', validToken('mallory'), () => {});
+      const [exception] = await c.rec.take('exception');
+      assert.equal(exception.message, 'the token is for another user');
+      assert.deepStrictEqual(await emitAck(c.socket, 'whoami'), ['ada']);
+    });
+
     it('a bad refresh token is refused; the socket keeps its claims', T, async () => {
       const c = await gconnect(mode, { auth: { token: validToken('ada') } });
       c.socket.emit('refresh-token', 'not-a-jwt', () => {});

@@ -112,3 +112,37 @@ async fn a_reading_client_is_never_closed_by_the_budget() {
     }
     assert!(reasons.try_recv().is_err(), "nobody was disconnected");
 }
+
+/// The smallest budgets still work: one packet at a time is always let through, and the
+/// connection neither spins nor stalls.
+#[tokio::test]
+async fn a_budget_of_one_byte_still_carries_one_packet_at_a_time() {
+    let (io, mut reasons) = server(1);
+    io.of("/").on_connection(|socket| async move {
+        socket.on("echo", |_socket, args, ack| async move {
+            if let Some(ack) = ack {
+                let _ = ack.send(&args);
+            }
+        });
+    });
+    let addr = serve_ephemeral(io.router()).await.unwrap().0;
+    let mut ws = connect(addr).await;
+    for i in 0..5 {
+        ws.send(Message::Text(format!("42{i}[\"echo\",{i}]").into()))
+            .await
+            .unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                if let Some(Ok(Message::Text(t))) = ws.next().await {
+                    if t.starts_with("43") {
+                        return t.to_string();
+                    }
+                }
+            }
+        })
+        .await
+        .expect("an answer");
+        assert_eq!(answer, format!("43{i}[{i}]"));
+    }
+    assert!(reasons.try_recv().is_err(), "nobody was disconnected");
+}

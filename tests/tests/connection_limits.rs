@@ -114,3 +114,14 @@ async fn the_accept_loop_applies_the_limits_to_websocket_handshakes() {
         "{body}"
     );
 }
+
+/// A burst of concurrent handshakes from one address cannot get past the limit: each one
+/// that is let in takes its place at once.
+#[tokio::test]
+async fn a_burst_of_handshakes_gets_no_more_than_the_limit() {
+    let (io, addr) = serve(SocketIo::builder().max_connections_per_ip(3)).await;
+    let answers = futures_util::future::join_all((0..30).map(|_| handshake(addr))).await;
+    let admitted = answers.iter().filter(|(s, _)| s.contains("200")).count();
+    assert_eq!(admitted, 3, "{answers:?}");
+    assert_eq!(io.connection_count(), 3);
+}

@@ -157,7 +157,9 @@ async fn connection<H: EngineHandler>(
             ws.queue_raw(&handshake.answer);
             ws
         };
-        engine.serve_new_websocket(ws, handshake.request).await;
+        engine
+            .serve_new_websocket(ws, handshake.request, handshake.admission)
+            .await;
         return;
     }
     // Boxed: a WebSocket connection's task must not carry the HTTP connection's state.
@@ -219,6 +221,8 @@ struct Handshake {
     /// request.
     request: Arc<RequestInfo>,
     answer: Vec<u8>,
+    /// The connection's place under the per-address limit, kept by its session.
+    admission: Option<super::admission::Reservation>,
 }
 
 /// The handshake of a new WebSocket session that this module can answer, checked as the
@@ -231,11 +235,6 @@ fn websocket_handshake<H: EngineHandler>(
 ) -> Option<Handshake> {
     let config = &engine.config;
     if !config.transports.websocket || engine.shutting_down.load(Ordering::Acquire) {
-        return None;
-    }
-    if config.limits_connections() && engine.refuse_handshake(Some(addr)).is_some() {
-        // The router's handler answers the refusal (it checks again: one more hit
-        // counted against a handshake rate that is already over).
         return None;
     }
     if req.method? != "GET" || req.version? != 1 {
@@ -254,6 +253,16 @@ fn websocket_handshake<H: EngineHandler>(
         return None;
     }
     let key = super::websocket::upgrade_key(req.headers.iter().map(|h| (h.name, h.value)))?;
+    // Only a new session's handshake counts against the connection limits.
+    let admission = if config.limits_connections() {
+        match engine.admit(Some(addr)) {
+            Ok(reservation) => reservation,
+            // The router's handler answers the refusal.
+            Err(_) => return None,
+        }
+    } else {
+        None
+    };
     let mut answer = Vec::with_capacity(160);
     answer.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: ",
@@ -285,6 +294,7 @@ fn websocket_handshake<H: EngineHandler>(
     Some(Handshake {
         request: Arc::new(request),
         answer,
+        admission,
     })
 }
 

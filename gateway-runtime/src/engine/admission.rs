@@ -1,42 +1,45 @@
 //! Connection limits checked at the handshake: sessions in all, sessions per address, and
-//! handshakes per address in a window.
+//! handshakes per address in a window. A handshake that is let in takes its place under
+//! the limits at once (a [`Reservation`], kept by its session), so a burst of concurrent
+//! handshakes cannot get past them.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use super::{EngineConfig, EngineHandler, EngineInner};
+use super::{EngineHandler, EngineInner};
 use crate::throttle::MemoryThrottlerStorage;
 
-/// Open sessions per address, and recent handshakes per address (kept only when the
-/// matching limit is set).
+/// Sessions admitted under the limits, in all and per address, and recent handshakes per
+/// address.
 #[derive(Default)]
 pub(crate) struct Admission {
+    total: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     handshakes: MemoryThrottlerStorage,
 }
 
-impl Admission {
-    /// A session of `addr` opened.
-    pub(crate) fn opened(&self, config: &EngineConfig, addr: Option<SocketAddr>) {
-        if let (Some(_), Some(addr)) = (config.max_connections_per_ip, addr) {
-            *self
+/// A session's place under the connection limits; given back when dropped (the session
+/// ends, or its handshake failed before it opened).
+pub(crate) struct Reservation {
+    admission: Arc<Admission>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.admission.total.fetch_sub(1, Ordering::AcqRel);
+        if let Some(ip) = self.ip {
+            let mut map = self
+                .admission
                 .per_ip
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(addr.ip())
-                .or_default() += 1;
-        }
-    }
-
-    /// A session of `addr` ended.
-    pub(crate) fn closed(&self, config: &EngineConfig, addr: Option<SocketAddr>) {
-        if let (Some(_), Some(addr)) = (config.max_connections_per_ip, addr) {
-            let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(n) = map.get_mut(&addr.ip()) {
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = map.get_mut(&ip) {
                 *n -= 1;
                 if *n == 0 {
-                    map.remove(&addr.ip());
+                    map.remove(&ip);
                 }
             }
         }
@@ -44,43 +47,50 @@ impl Admission {
 }
 
 impl<H: EngineHandler> EngineInner<H> {
-    /// Why a new session from `addr` is refused, if it is: the message of the 403 answer.
-    pub(crate) fn refuse_handshake(&self, addr: Option<SocketAddr>) -> Option<&'static str> {
+    /// Lets a new session from `addr` in under the connection limits (`Ok(None)` when no
+    /// limit is set), or says why not: the message of the 403 answer.
+    pub(crate) fn admit(
+        &self,
+        addr: Option<SocketAddr>,
+    ) -> Result<Option<Reservation>, &'static str> {
         let config = &self.config;
-        if let Some(max) = config.max_connections {
-            if self
-                .sessions
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .len()
-                >= max
-            {
-                tracing::debug!(?addr, "handshake refused: max_connections reached");
-                return Some("Too many connections");
-            }
+        if !config.limits_connections() {
+            return Ok(None);
         }
-        let ip = addr.map(|a| a.ip())?;
-        if let Some(max) = config.max_connections_per_ip {
-            let open = self
-                .admission
-                .per_ip
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&ip)
-                .copied()
-                .unwrap_or(0);
-            if open >= max {
-                tracing::debug!(%ip, "handshake refused: max_connections_per_ip reached");
-                return Some("Too many connections from this address");
-            }
-        }
-        if let Some((limit, window)) = config.max_handshakes_per_ip {
-            let record = self.admission.handshakes.hit(&ip.to_string(), window);
-            if record.hits > limit {
+        let ip = addr.map(|a| a.ip());
+        if let (Some((limit, window)), Some(ip)) = (config.max_handshakes_per_ip, ip) {
+            if self.admission.handshakes.hit(&ip.to_string(), window).hits > limit {
                 tracing::debug!(%ip, "handshake refused: max_handshakes_per_ip reached");
-                return Some("Too many handshakes from this address");
+                return Err("Too many handshakes from this address");
             }
         }
-        None
+        let admission = &self.admission;
+        let total = admission.total.fetch_add(1, Ordering::AcqRel);
+        // From here on the reservation gives its place back if it is refused.
+        let mut reservation = Reservation {
+            admission: admission.clone(),
+            ip: None,
+        };
+        if config.max_connections.is_some_and(|max| total >= max) {
+            tracing::debug!(?addr, "handshake refused: max_connections reached");
+            return Err("Too many connections");
+        }
+        if let Some(ip) = ip {
+            let mut map = admission.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            let open = map.entry(ip).or_default();
+            if config
+                .max_connections_per_ip
+                .is_some_and(|max| *open >= max)
+            {
+                if *open == 0 {
+                    map.remove(&ip);
+                }
+                tracing::debug!(%ip, "handshake refused: max_connections_per_ip reached");
+                return Err("Too many connections from this address");
+            }
+            *open += 1;
+            reservation.ip = Some(ip);
+        }
+        Ok(Some(reservation))
     }
 }

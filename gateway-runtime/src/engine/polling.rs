@@ -129,8 +129,10 @@ impl<H: EngineHandler> EngineInner<H> {
             // Answers the client has not polled for yet hold half the byte budget: the
             // rest of its requests wait for its next poll (a client that never polls
             // times out; one that polls is slowed down, not closed).
-            if socket.backlogged() {
-                socket.backlog_taken().await;
+            // (During an upgrade the client polls no more until this POST is answered.)
+            let upgrading = || session.upgrading.load(Ordering::Acquire);
+            if socket.backlogged() && !upgrading() {
+                socket.backlog_taken(upgrading).await;
             }
             if socket.is_closed() {
                 break;

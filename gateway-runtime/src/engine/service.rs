@@ -28,7 +28,7 @@ pub(crate) struct EngineInner<H: EngineHandler> {
     pub(crate) sessions: Sessions<H::Conn>,
     pub(crate) drained: Notify,
     pub(crate) shutting_down: AtomicBool,
-    pub(crate) admission: super::admission::Admission,
+    pub(crate) admission: Arc<super::admission::Admission>,
 }
 
 /// An Engine.IO server. Cheap to clone; all clones share the sessions.
@@ -179,9 +179,9 @@ impl<H: EngineHandler> EngineInner<H> {
         self: &Arc<Self>,
         transport: TransportKind,
         request: Arc<RequestInfo>,
+        admission: Option<super::admission::Reservation>,
     ) -> (Arc<Session<H::Conn>>, String) {
         let sid = Sid::random();
-        self.admission.opened(&self.config, request.remote_addr);
         let socket = Arc::new(EngineSocket::new(
             sid,
             transport,
@@ -192,7 +192,7 @@ impl<H: EngineHandler> EngineInner<H> {
             request,
         ));
         let conn = self.handler.on_open(&socket);
-        let session = Arc::new(Session::new(socket, conn));
+        let session = Arc::new(Session::new(socket, conn, admission));
         self.sessions
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -303,9 +303,12 @@ async fn handle<H: EngineHandler>(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    if let Some(message) = engine.refuse_handshake(remote_addr) {
-        return EngineError::Forbidden.response_with(Some(message), cors, &parts.headers);
-    }
+    let admission = match engine.admit(remote_addr) {
+        Ok(reservation) => reservation,
+        Err(message) => {
+            return EngineError::Forbidden.response_with(Some(message), cors, &parts.headers)
+        }
+    };
     let request = Arc::new(RequestInfo::new(
         owned_headers(&parts.headers),
         owned_uri(&parts.uri),
@@ -314,7 +317,7 @@ async fn handle<H: EngineHandler>(
     ));
     match transport {
         TransportKind::Polling => {
-            let (_session, open) = engine.open_session(TransportKind::Polling, request);
+            let (_session, open) = engine.open_session(TransportKind::Polling, request, admission);
             text_response(
                 StatusCode::OK,
                 "text/plain; charset=UTF-8",
@@ -329,7 +332,7 @@ async fn handle<H: EngineHandler>(
             };
             let serving = engine.clone();
             upgrade.respond(&engine.config, move |ws| {
-                serving.serve_new_websocket(ws, request)
+                serving.serve_new_websocket(ws, request, admission)
             })
         }
     }

@@ -27,10 +27,16 @@ pub(crate) struct Session<C> {
     pub(crate) upgrade_claimed: AtomicBool,
     pub(crate) close_delivered: Notify,
     pub(crate) close_delivered_flag: AtomicBool,
+    /// The session's place under the connection limits, given back when it is removed.
+    admission: std::sync::Mutex<Option<super::admission::Reservation>>,
 }
 
 impl<C> Session<C> {
-    pub(crate) fn new(socket: Arc<EngineSocket>, conn: C) -> Self {
+    pub(crate) fn new(
+        socket: Arc<EngineSocket>,
+        conn: C,
+        admission: Option<super::admission::Reservation>,
+    ) -> Self {
         Self {
             socket,
             conn,
@@ -44,6 +50,7 @@ impl<C> Session<C> {
             upgrade_claimed: AtomicBool::new(false),
             close_delivered: Notify::new(),
             close_delivered_flag: AtomicBool::new(false),
+            admission: std::sync::Mutex::new(admission),
         }
     }
 }
@@ -168,8 +175,13 @@ impl<H: EngineHandler> EngineInner<H> {
     }
 
     fn remove(&self, session: &Arc<Session<H::Conn>>) {
-        self.admission
-            .closed(&self.config, session.socket.request().remote_addr);
+        drop(
+            session
+                .admission
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
         sessions.remove(&session.socket.sid());
         if sessions.is_empty() {

@@ -355,16 +355,21 @@ impl EngineSocket {
 
     /// Marks the session backlogged when half its byte budget waits (queue locked).
     fn note_backlog(&self, q: &Queue) {
-        if q.bytes >= self.max_buffered_bytes / 2 {
+        if q.bytes >= self.backlog_mark() {
             self.backlogged.store(true, Ordering::Relaxed);
         }
     }
 
     /// Clears the backlog mark once the client took enough (queue locked).
     fn taken(&self, q: &Queue) {
-        if q.bytes < self.max_buffered_bytes / 2 && self.backlogged.swap(false, Ordering::Relaxed) {
+        if q.bytes < self.backlog_mark() && self.backlogged.swap(false, Ordering::Relaxed) {
             self.read_released.notify_waiters();
         }
+    }
+
+    /// Half the byte budget (at least one byte: an empty queue is never backlogged).
+    fn backlog_mark(&self) -> usize {
+        (self.max_buffered_bytes / 2).max(1)
     }
 
     /// Whether half the byte budget or more waits unsent: transports stop handling the
@@ -373,17 +378,23 @@ impl EngineSocket {
         self.backlogged.load(Ordering::Relaxed)
     }
 
-    /// Waits until the session is not [`backlogged`](Self::backlogged), or is closed.
-    pub(crate) async fn backlog_taken(&self) {
+    /// Waits until the session is not [`backlogged`](Self::backlogged), `stop()` says so,
+    /// or the session is closed.
+    pub(crate) async fn backlog_taken(&self, stop: impl Fn() -> bool) {
         loop {
             let taken = self.read_released.notified();
             tokio::pin!(taken);
             taken.as_mut().enable();
-            if !self.backlogged() || self.is_closed() {
+            if !self.backlogged() || stop() || self.is_closed() {
                 return;
             }
             taken.await;
         }
+    }
+
+    /// Wakes the requests waiting in [`backlog_taken`](Self::backlog_taken) to look again.
+    pub(crate) fn wake_waiting_requests(&self) {
+        self.read_released.notify_waiters();
     }
 
     /// The writer, if it waits for packets (called with the queue locked).

@@ -33,7 +33,7 @@ use super::{
 const CONNECT_PACING: Duration = Duration::from_millis(1);
 /// A read buffer larger than this (or than 4 read chunks) after a message is replaced by a
 /// small one.
-const RESTING_MAX: usize = 16 * 1024;
+const RESTING_MAX: usize = 64 * 1024;
 /// Time given to a close frame to leave before the connection is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -311,8 +311,9 @@ impl<H: EngineHandler> EngineInner<H> {
         self: Arc<Self>,
         mut ws: WsConn<IO>,
         request: Arc<RequestInfo>,
+        admission: Option<super::admission::Reservation>,
     ) {
-        let (session, open) = self.open_session(TransportKind::Websocket, request);
+        let (session, open) = self.open_session(TransportKind::Websocket, request, admission);
         // Queued behind the handshake's answer: the connection loop's first write sends
         // both. (Awaiting a send here would size this long-lived task for that send's
         // state too.)
@@ -353,6 +354,7 @@ impl<H: EngineHandler> EngineInner<H> {
                         }
                         session.upgrading.store(true, Ordering::Release);
                         session.socket.kick();
+                        session.socket.wake_waiting_requests();
                     }
                     Ok(Ok(Packet::Upgrade)) if session.upgrading.load(Ordering::Acquire) => {
                         return true

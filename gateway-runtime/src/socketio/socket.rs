@@ -371,10 +371,14 @@ impl Socket {
             .map_or(usize::MAX, |c| c.max_rooms());
         let adapter = &self.0.ns.adapter;
         if limit != usize::MAX {
-            let new = rooms
+            let mut new: Vec<&str> = rooms
                 .iter()
-                .filter(|r| !adapter.socket_in_room(self.0.id, r) && &***r != self.0.id.as_str())
-                .count();
+                .map(|r| &**r)
+                .filter(|r| !adapter.socket_in_room(self.0.id, r) && *r != self.0.id.as_str())
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            let new = new.len();
             if new > 0 && adapter.socket_room_count(self.0.id) + new > limit {
                 return Err(RoomLimitError { limit });
             }

@@ -104,7 +104,8 @@ pub type TrackerFn = Arc<dyn Fn(&ExecutionContext) -> Option<String> + Send + Sy
 /// Whose hits a limit counts (`@nestjs/throttler`'s `getTracker`).
 #[derive(Clone, Default)]
 pub enum ThrottleKey {
-    /// Each socket on its own (the default).
+    /// Each socket on its own (the default). As a connection guard, where every socket
+    /// is new, the address counts instead.
     #[default]
     Socket,
     /// The client's IP address (the TCP peer: behind a proxy, use `Custom` with the
@@ -131,7 +132,14 @@ impl fmt::Debug for ThrottleKey {
 impl ThrottleKey {
     fn tracker(&self, ctx: &ExecutionContext) -> String {
         let socket = ctx.socket();
+        // At connection time each socket is new: per socket would limit nothing, so the
+        // address counts instead.
+        let connecting = ctx.handler().event == "connection";
         let found = match self {
+            Self::Socket if connecting => socket
+                .handshake()
+                .address()
+                .map(|a| format!("ip:{}", a.ip())),
             Self::Socket => None,
             Self::Ip => socket
                 .handshake()
@@ -139,8 +147,8 @@ impl ThrottleKey {
                 .map(|a| format!("ip:{}", a.ip())),
             Self::Claim(name) => socket.extension::<Claims>().and_then(|Claims(c)| {
                 c.get(name).map(|v| match v {
-                    Value::String(s) => format!("claim:{s}"),
-                    other => format!("claim:{other}"),
+                    Value::String(s) => format!("claim:s:{s}"),
+                    other => format!("claim:j:{other}"),
                 })
             }),
             Self::Custom(f) => f(ctx).map(|k| format!("custom:{k}")),
@@ -186,7 +194,14 @@ impl Throttler {
     }
 
     /// Adds (or replaces) the limit `name`: `limit` hits per `ttl` on each handler.
+    ///
+    /// # Panics
+    /// When `ttl` is zero (a window of no length limits nothing).
     pub fn limit(mut self, name: impl Into<String>, limit: u64, ttl: Duration) -> Self {
+        assert!(
+            !ttl.is_zero(),
+            "a throttle window (ttl) must be longer than zero"
+        );
         let name = name.into();
         self.limits.retain(|l| l.name != name);
         self.limits.push(ThrottleLimit { name, limit, ttl });
@@ -226,7 +241,7 @@ impl Throttler {
                 seen.push(name);
                 let (Some(limit), Some(ttl)) = (
                     v.get("limit").and_then(Value::as_u64),
-                    v.get("ttl").and_then(Value::as_u64),
+                    v.get("ttl").and_then(Value::as_u64).filter(|&t| t > 0),
                 ) else {
                     continue;
                 };

@@ -108,7 +108,11 @@ impl ThrottlerStorage for RedisThrottlerStorage {
                     *self.connection.lock().unwrap_or_else(|e| e.into_inner()) = None;
                     Err(ThrottlerStorageError(format!("redis: {e}")))
                 }
-                Err(_) => Err(ThrottlerStorageError("redis: timed out".into())),
+                Err(_) => {
+                    // A connection that stopped answering is not used again.
+                    *self.connection.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    Err(ThrottlerStorageError("redis: timed out".into()))
+                }
             }
         })
     }

@@ -109,13 +109,11 @@ impl MemoryThrottlerStorage {
                 x
             }
             _ => {
-                w.map.insert(
-                    key.into(),
-                    Window {
-                        hits: 1,
-                        ends: now + ttl,
-                    },
-                );
+                // A window past what the clock can hold ends in about a year.
+                let ends = now
+                    .checked_add(ttl)
+                    .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
+                w.map.insert(key.into(), Window { hits: 1, ends });
                 w.map.get_mut(key).expect("just inserted")
             }
         };

@@ -9,6 +9,14 @@ struct NoTtl;
 struct UnknownKey;
 
 #[gateway]
+#[throttle(limit = -1, ttl = 0)]
+struct Negative;
+
+#[gateway]
+#[throttle(limit = 5, ttl = 1.5)]
+struct Fractional;
+
+#[gateway]
 struct Handlers;
 
 #[gateway]
