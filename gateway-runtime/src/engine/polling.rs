@@ -14,6 +14,9 @@ use super::session::{FlagGuard, Session};
 use super::{CloseReason, EngineHandler, EngineInner, Outgoing, TransportKind};
 
 const TEXT: &str = "text/plain; charset=UTF-8";
+/// How long a poll waiting during an upgrade is kept before its noop (engine.io checks
+/// every 100 ms).
+const UPGRADE_NOOP_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Closes the session when dropped while armed: a polling GET cancelled before it
 /// answered.
@@ -56,6 +59,7 @@ impl<H: EngineHandler> EngineInner<H> {
         // One answer carries about `max_payload` bytes: the rest waits for the next poll.
         let max = self.config.max_payload;
         let mut closing = socket.take_queued_upto(&mut batch, max);
+        let mut noop_at = None;
         loop {
             if !batch.is_empty() || closing.is_some() {
                 let mut body = PayloadEncoder::new();
@@ -82,9 +86,22 @@ impl<H: EngineHandler> EngineInner<H> {
                 return text_response(StatusCode::OK, TEXT, body.finish(), cors, headers);
             }
             if session.upgrading.load(Ordering::Acquire) {
-                // Releases the client's pending poll so it can finish the upgrade.
-                cancelled.0 = None;
-                return text_response(StatusCode::OK, TEXT, "6", cors, headers);
+                // Releases the client's pending poll so it can finish the upgrade, on the
+                // next 100 ms check as engine.io does (packets queued meanwhile go in this
+                // answer): clients count a noop that comes at once as a packet of their
+                // own exchange.
+                let due = *noop_at
+                    .get_or_insert_with(|| tokio::time::Instant::now() + UPGRADE_NOOP_DELAY);
+                match tokio::time::timeout_at(due, socket.drain_upto(&mut batch, max)).await {
+                    Ok(close) => {
+                        closing = close;
+                        continue;
+                    }
+                    Err(_) => {
+                        cancelled.0 = None;
+                        return text_response(StatusCode::OK, TEXT, "6", cors, headers);
+                    }
+                }
             }
             closing = socket.drain_upto(&mut batch, max).await;
         }
