@@ -1,12 +1,13 @@
 //! Connection limits at the handshake: in all, per address, and handshakes per address
 //! per window. The refused client gets HTTP 403 with the reason; open sessions stay.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use gateway_runtime::socketio::{SocketIo, SocketIoBuilder};
 use gateway_runtime::testing::{serve_ephemeral, TestClient};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn serve(builder: SocketIoBuilder) -> (SocketIo, SocketAddr) {
     let io = builder.build();
@@ -17,21 +18,7 @@ async fn serve(builder: SocketIoBuilder) -> (SocketIo, SocketAddr) {
 
 /// A polling handshake: the status line and the body.
 async fn handshake(addr: SocketAddr) -> (String, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
+    common::polling_request(addr, "GET", "", "").await
 }
 
 async fn connect(addr: SocketAddr) -> Result<TestClient, String> {
@@ -94,14 +81,7 @@ async fn handshakes_per_address_are_rate_limited() {
 async fn the_accept_loop_applies_the_limits_to_websocket_handshakes() {
     let io = SocketIo::builder().max_connections_per_ip(1).build();
     io.of("/").on_connection(|_socket| async move {});
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serving = io.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve_with_shutdown(listener, axum::Router::new(), std::future::pending())
-            .await;
-    });
+    let addr = common::serve_accept_loop(&io).await;
     let _a = connect(addr).await.unwrap();
     assert!(
         connect(addr).await.is_err(),

@@ -2,45 +2,21 @@
 //! the session (the next request for it gets 400), and a ping from the client ("invalid
 //! heartbeat direction" in v4) closes the connection.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use gateway_runtime::socketio::SocketIo;
 use gateway_runtime::testing::serve_ephemeral;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
-
-async fn request(addr: SocketAddr, method: &str, query: &str, body: &str) -> (String, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "{method} /socket.io/?EIO=4&transport=polling{query} HTTP/1.1\r\nHost: localhost\r\n\
-         Connection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
-}
 
 #[tokio::test]
 async fn a_cancelled_poll_closes_the_session() {
     let io = SocketIo::builder().build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serving = io.clone();
-    tokio::spawn(async move {
-        let _ = serving
-            .serve_with_shutdown(listener, axum::Router::new(), std::future::pending())
-            .await;
-    });
-    let (_, open) = request(addr, "GET", "", "").await;
+    let addr = common::serve_accept_loop(&io).await;
+    let (_, open) = common::polling_request(addr, "GET", "", "").await;
     let sid = open
         .split("\"sid\":\"")
         .nth(1)
@@ -62,7 +38,7 @@ async fn a_cancelled_poll_closes_the_session() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(pending);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (status, body) = request(addr, "GET", &query, "").await;
+    let (status, body) = common::polling_request(addr, "GET", &query, "").await;
     assert!(status.contains("400"), "{status} {body}");
 }
 
