@@ -11,6 +11,7 @@ mod local;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod rooms;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -21,6 +22,7 @@ use gateway_core::socketio::Encoded;
 
 pub use local::LocalNamespace;
 pub use memory::MemoryAdapter;
+pub use rooms::IntoRooms;
 
 use crate::engine::Sid;
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::error::{ConnectError, EmitError};
 use super::operators::BroadcastOperator;
 use super::socket::{BoxFuture, Socket};
-use crate::adapter::{Adapter, Room};
+use crate::adapter::{Adapter, IntoRooms};
 use crate::engine::{Sid, SidMap};
 
 pub(crate) type Middleware = Arc<
@@ -277,19 +277,26 @@ impl Namespace {
         BroadcastOperator::new(self.0.clone())
     }
 
-    /// Targets `room`.
-    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().to(room)
+    /// Targets rooms: one (`"lobby"`, a socket id) or several (`["a", "b"]`), as
+    /// socket.io's `io.to(..)`.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
     /// Same as [`Namespace::to`].
-    pub fn within(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.to(room)
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
     }
 
-    /// Excludes `room`.
-    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().except(room)
+    /// Excludes the sockets of one room or several.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Packets that may be lost: skipped for a socket that still has packets waiting
+    /// (socket.io's `io.volatile.emit(..)`).
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.broadcast().volatile()
     }
 
     /// Only this node's sockets.
@@ -300,6 +307,24 @@ impl Namespace {
     /// Emits to every socket of the namespace.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         self.broadcast().emit(event, data)
+    }
+
+    /// Emits several arguments (or none: `&()`) to every socket of the namespace
+    /// (socket.io's `io.emit("event", a, b)`).
+    pub fn emit_args(
+        &self,
+        event: &str,
+        args: &(impl gateway_core::socketio::ArgList + ?Sized),
+    ) -> Result<(), EmitError> {
+        self.broadcast().emit_args(event, args)
+    }
+
+    /// Every socket of the namespace, on this node and the others (socket.io's
+    /// `io.fetchSockets()`).
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<crate::adapter::SocketInfo>, crate::adapter::AdapterError> {
+        self.broadcast().fetch_sockets().await
     }
 }
 

@@ -12,7 +12,7 @@ use super::error::{AckError, EmitError};
 use super::namespace::internals;
 use super::namespace::NamespaceInner;
 use super::socket::{AckSlotGuard, Socket};
-use crate::adapter::{AdapterError, BroadcastOptions, Room, SocketInfo};
+use crate::adapter::{AdapterError, BroadcastOptions, IntoRooms, Room, SocketInfo};
 
 /// Default wait for broadcast acknowledgements when no `timeout` is set.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,20 +73,21 @@ impl BroadcastOperator {
         }
     }
 
-    /// Adds a target room.
-    pub fn to(mut self, room: impl Into<Room>) -> Self {
-        self.opts.rooms.push(room.into());
+    /// Adds target rooms: one (`"lobby"`, a `String`, a socket id) or several
+    /// (`["a", "b"]`, a `Vec`): sockets in any of them get the packet, once.
+    pub fn to(mut self, rooms: impl IntoRooms) -> Self {
+        rooms.push_rooms(&mut self.opts.rooms);
         self
     }
 
     /// Same as [`BroadcastOperator::to`].
-    pub fn within(self, room: impl Into<Room>) -> Self {
-        self.to(room)
+    pub fn within(self, rooms: impl IntoRooms) -> Self {
+        self.to(rooms)
     }
 
-    /// Excludes sockets in `room`.
-    pub fn except(mut self, room: impl Into<Room>) -> Self {
-        self.opts.except.push(room.into());
+    /// Excludes sockets in any of `rooms` (one or several, as for [`to`](Self::to)).
+    pub fn except(mut self, rooms: impl IntoRooms) -> Self {
+        rooms.push_rooms(&mut self.opts.except);
         self
     }
 

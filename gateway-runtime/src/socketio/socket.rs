@@ -17,7 +17,7 @@ use super::error::{AckError, DisconnectReason, EmitError};
 use super::handshake::Handshake;
 use super::namespace::NamespaceInner;
 use super::operators::BroadcastOperator;
-use crate::adapter::Room;
+use crate::adapter::{IntoRooms, Room};
 use crate::engine::{CloseReason, EngineSocket, Outgoing, Sid, Text};
 
 pub(crate) type BoxFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -423,19 +423,20 @@ impl Socket {
         rooms
     }
 
-    /// Broadcast to `room`, excluding this socket (socket.io's `socket.to(room)`).
-    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().to(room)
+    /// Broadcast to one room or several (`["a", "b"]`), excluding this socket (socket.io's
+    /// `socket.to(room)`).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
     /// Same as [`Socket::to`].
-    pub fn within(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.to(room)
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
     }
 
-    /// Broadcast excluding sockets in `room` and this socket.
-    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
-        self.broadcast().except(room)
+    /// Broadcast excluding sockets in one room or several, and this socket.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
     }
 
     /// Broadcast to every socket of the namespace but this one.
