@@ -47,6 +47,19 @@ impl fmt::Debug for Sid {
     }
 }
 
+/// Written as its text, so a socket id goes into an emit or an ack as it is
+/// (`socket.emit("joined", &socket.id())` sends `"<id>"`).
+///
+/// ```
+/// let id = gateway_runtime::engine::Sid::random();
+/// assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
+/// ```
+impl serde::Serialize for Sid {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// A map keyed by server-made ids.
 pub(crate) type SidMap<V> = crate::hash::FastMap<Sid, V>;
 
