@@ -37,6 +37,11 @@ impl Outgoing {
     }
 }
 
+/// The bytes of a packet and its attachments, as counted against the byte budget.
+fn parts_len(first: &Outgoing, attachments: &[Bytes]) -> usize {
+    first.len() + attachments.iter().map(Bytes::len).sum::<usize>()
+}
+
 /// Why a packet was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
@@ -160,6 +165,9 @@ impl Queue {
     /// Moves queued packets into `out` until about `max_bytes` are taken (always at least
     /// one); the close reason once nothing is left.
     fn take_upto(&mut self, out: &mut Vec<Outgoing>, max_bytes: usize) -> Option<CloseReason> {
+        if max_bytes == usize::MAX {
+            return self.take_all(out);
+        }
         self.kicked = false;
         let mut taken = 0;
         while let Some(item) = self.items.front() {
@@ -301,7 +309,7 @@ impl EngineSocket {
             if q.close.is_some() {
                 return Err(SendError::Closed);
             }
-            let bytes = first.len() + attachments.iter().map(Bytes::len).sum::<usize>();
+            let bytes = parts_len(&first, attachments);
             if q.items.len() + 1 + attachments.len() > self.max_buffered
                 || (!q.items.is_empty() && q.bytes + bytes > self.max_buffered_bytes)
             {
@@ -340,7 +348,7 @@ impl EngineSocket {
             if q.close.is_some() || !q.items.is_empty() {
                 return false;
             }
-            q.bytes += first.len() + attachments.iter().map(Bytes::len).sum::<usize>();
+            q.bytes += parts_len(&first, attachments);
             q.items.push_back(first);
             q.items
                 .extend(attachments.iter().cloned().map(Outgoing::Binary));
@@ -381,15 +389,7 @@ impl EngineSocket {
     /// Waits until the session is not [`backlogged`](Self::backlogged), `stop()` says so,
     /// or the session is closed.
     pub(crate) async fn backlog_taken(&self, stop: impl Fn() -> bool) {
-        loop {
-            let taken = self.read_released.notified();
-            tokio::pin!(taken);
-            taken.as_mut().enable();
-            if !self.backlogged() || stop() || self.is_closed() {
-                return;
-            }
-            taken.await;
-        }
+        self.released_when(|| !self.backlogged() || stop()).await;
     }
 
     /// Wakes the requests waiting in [`backlog_taken`](Self::backlog_taken) to look again.
@@ -430,11 +430,16 @@ impl EngineSocket {
 
     /// Waits until reading is not held, or the session is closed.
     pub(crate) async fn reading_resumed(&self) {
+        self.released_when(|| !self.reading_held()).await;
+    }
+
+    /// Waits on the read-release signal until `done()` or the session is closed.
+    async fn released_when(&self, done: impl Fn() -> bool) {
         loop {
             let released = self.read_released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            if !self.reading_held() || self.is_closed() {
+            if done() || self.is_closed() {
                 return;
             }
             released.await;
@@ -531,11 +536,7 @@ impl EngineSocket {
             self.parked.store(true, Ordering::Relaxed);
             return Poll::Pending;
         }
-        let close = if max_bytes == usize::MAX {
-            q.take_all(out)
-        } else {
-            q.take_upto(out, max_bytes)
-        };
+        let close = q.take_upto(out, max_bytes);
         self.taken(&q);
         Poll::Ready(close)
     }
@@ -543,14 +544,12 @@ impl EngineSocket {
     /// Moves every queued packet into `out` without waiting; returns the close reason if
     /// closing.
     pub(crate) fn take_queued(&self, out: &mut Vec<Outgoing>) -> Option<CloseReason> {
-        let mut q = self.lock();
-        let close = q.take_all(out);
-        self.taken(&q);
-        close
+        self.take_queued_upto(out, usize::MAX)
     }
 
     /// Moves queued packets into `out` without waiting, about `max_bytes` at most (at least
-    /// one packet); returns the close reason once nothing is left.
+    /// one packet; all of them with `usize::MAX`); returns the close reason once nothing
+    /// is left.
     pub(crate) fn take_queued_upto(
         &self,
         out: &mut Vec<Outgoing>,
