@@ -9,6 +9,9 @@
 
 mod fuzz_checks;
 
+mod common;
+
+use common::Rng;
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -42,21 +45,7 @@ fn corpus(target: &str) -> Vec<PathBuf> {
     files
 }
 
-/// A fixed-seed xorshift generator.
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
     /// One to four byte edits of `input`: replace, delete, insert (a byte of `input`, a
     /// byte that means something to one of the decoders, or any byte), or duplicate a
     /// slice.

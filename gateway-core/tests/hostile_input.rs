@@ -2,25 +2,15 @@
 //! and the WebSocket reader gives the same messages however the bytes are split into reads.
 //! (Deterministic: a fixed-seed xorshift generator, so a failure reproduces.)
 
+mod common;
+
 use bytes::{Bytes, BytesMut};
+use common::Rng;
 use gateway_core::engineio::{decode_payload, Packet};
 use gateway_core::socketio::{AnyValue, Args, RawPacket};
 use gateway_core::websocket::{apply_mask, opcode, FrameReader, WsMessage};
 
-struct Rng(u64);
-
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
     /// One to three random byte edits (replace, delete, insert) of `input`.
     fn mutate(&mut self, input: &[u8], alphabet: &[u8]) -> Vec<u8> {
         let mut bytes = input.to_vec();
