@@ -77,16 +77,7 @@ pub fn check_value(data: &[u8]) {
         ),
         (Err(_), Err(_)) => {}
     }
-    assert_eq!(
-        ours.as_ref().ok(),
-        args.get::<AnyValue>(0).as_ref().ok(),
-        "{shown:?}"
-    );
-    assert_eq!(
-        args.get_all_any().ok(),
-        args.get_all::<AnyValue>().ok(),
-        "{shown:?}"
-    );
+    readers_agree(&args, &ours, &shown);
 
     if let (Ok(plain), Ok(value)) = (&ours, &serde_value) {
         let written = Payload::from_any(plain);
@@ -102,16 +93,7 @@ pub fn check_value(data: &[u8]) {
     args.set_attachments(attachments());
     let with = args.get_any(0);
     assert_eq!(with.is_ok(), ours.is_ok(), "{shown:?}");
-    assert_eq!(
-        with.as_ref().ok(),
-        args.get::<AnyValue>(0).as_ref().ok(),
-        "{shown:?}"
-    );
-    assert_eq!(
-        args.get_all_any().ok(),
-        args.get_all::<AnyValue>().ok(),
-        "{shown:?}"
-    );
+    readers_agree(&args, &with, &shown);
     if let Ok(value) = &with {
         let written = Payload::from_any(value);
         assert_eq!(
@@ -154,4 +136,19 @@ fn has_placeholder_object(value: &AnyValue) -> bool {
         }
         _ => false,
     }
+}
+
+/// The direct `AnyValue` reader (`get_any`, `get_all_any`) gives what serde's
+/// `AnyValue` deserializer gives, for the first argument and for all of them.
+fn readers_agree<E>(args: &Args, first: &Result<AnyValue, E>, shown: &impl std::fmt::Debug) {
+    assert_eq!(
+        first.as_ref().ok(),
+        args.get::<AnyValue>(0).as_ref().ok(),
+        "{shown:?}"
+    );
+    assert_eq!(
+        args.get_all_any().ok(),
+        args.get_all::<AnyValue>().ok(),
+        "{shown:?}"
+    );
 }
