@@ -233,7 +233,7 @@ impl JwtService {
             }
         }
         socket.insert_extension(Claims(claims));
-        if let Some(ExpiryWatch(wake)) = socket.extension::<ExpiryWatch>() {
+        if let Some(ExpiryWatch(wake, _)) = socket.extension::<ExpiryWatch>() {
             wake.notify_one();
         }
         Ok(())
@@ -313,8 +313,10 @@ fn expiry(claims: &Value) -> u64 {
 }
 
 /// The expiry watch of a socket (one per socket): told when its claims are refreshed.
+/// `running` is alive while its task runs (a recovered socket gets its extensions back,
+/// this one included, but not the task).
 #[derive(Clone)]
-struct ExpiryWatch(Arc<tokio::sync::Notify>);
+struct ExpiryWatch(Arc<tokio::sync::Notify>, std::sync::Weak<()>);
 
 impl JwtGuard {
     /// Whether a socket is disconnected when its token expires (default true): it gets
@@ -347,15 +349,20 @@ impl JwtGuard {
             return;
         }
         let wake = Arc::new(tokio::sync::Notify::new());
+        let running = Arc::new(());
         {
             // One watch per socket: the first to store its signal starts it.
-            if socket.extension::<ExpiryWatch>().is_some() {
+            if socket
+                .extension::<ExpiryWatch>()
+                .is_some_and(|w| w.1.strong_count() > 0)
+            {
                 return;
             }
-            socket.insert_extension(ExpiryWatch(wake.clone()));
+            socket.insert_extension(ExpiryWatch(wake.clone(), Arc::downgrade(&running)));
         }
         let (socket, jwt) = (socket.clone(), self.jwt.clone());
         tokio::spawn(async move {
+            let _running = running;
             loop {
                 let refreshed = wake.notified();
                 tokio::pin!(refreshed);
@@ -388,6 +395,8 @@ impl Guard for JwtGuard {
     async fn can_activate(&self, ctx: &ExecutionContext) -> Result<bool, Exception> {
         if let Some(Claims(claims)) = ctx.socket().extension::<Claims>() {
             if expiry(&claims) > self.jwt.now() {
+                // A recovered socket has its claims back but no watch yet.
+                self.watch_expiry(ctx.socket());
                 return Ok(true);
             }
             return Err(unauthorized("token expired"));

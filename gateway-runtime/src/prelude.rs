@@ -16,7 +16,8 @@ pub use crate::app::{
 };
 pub use crate::jwt::{JwtGuard, JwtService};
 pub use crate::socketio::{
-    AckSender, AnyValue, Binary, DisconnectReason, Handshake, Namespace, Socket, SocketIo,
+    AckSender, AnyValue, Binary, ConnectionStateRecovery, DisconnectReason, Handshake, Namespace,
+    Socket, SocketIo,
 };
 pub use crate::throttle::{ThrottleKey, Throttler};
 pub use crate::validation::ValidationPipe;

@@ -11,10 +11,13 @@
 // - useConformanceServer(), rawRequest(), RawWs, PollingClient and the sio*
 //   helpers drive the conformance server (CONFORMANCE_BIN) at the wire level,
 //   for the protocol-*.test.mjs files.
+// - relay() puts a TCP relay in front of a server, to cut the network under its
+//   clients (connection state recovery tests).
 
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -1343,3 +1346,41 @@ export async function assertNoAck(socket, ms, event, ...args) {
     `'${event}' must not be acknowledged`,
   );
 }
+
+// ---------------------------------------------------------------------------
+// Network cuts
+// ---------------------------------------------------------------------------
+
+/** A TCP relay in front of the server, to cut the network under a client: cut()
+ * destroys every relayed connection at once, in both directions, as a network
+ * failure would (no close frame, no close packet), and refuses new ones until
+ * heal(). */
+export async function relay(server) {
+  const target = Number(new URL(server.url).port);
+  const open = new Set();
+  let down = false;
+  const front = net.createServer((c) => {
+    if (down) return c.destroy();
+    const back = net.connect(target, '127.0.0.1');
+    for (const [a, b] of [[c, back], [back, c]]) {
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+      open.add(a);
+      a.on('close', () => open.delete(a));
+    }
+  });
+  await new Promise((resolve) => front.listen(0, '127.0.0.1', resolve));
+  after(() => front.close());
+  return {
+    url: `http://127.0.0.1:${front.address().port}`,
+    cut() {
+      down = true;
+      for (const s of open) s.destroy();
+    },
+    heal() {
+      down = false;
+    },
+  };
+}
+

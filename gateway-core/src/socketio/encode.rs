@@ -20,6 +20,28 @@ pub struct Encoded {
     pub attachments: Vec<Bytes>,
 }
 
+impl Encoded {
+    /// Appends a string as the last argument of an EVENT packet: connection state recovery
+    /// sends each stored event's offset this way (the client keeps the last one it saw).
+    /// Does nothing to a packet that is not a JSON array (not an event).
+    ///
+    /// ```
+    /// use gateway_core::socketio::Encoder;
+    /// let mut p = Encoder::event("/", None, "news", &(1,)).unwrap();
+    /// p.push_str_arg("xyz-1");
+    /// assert_eq!(p.text, br#"42["news",1,"xyz-1"]"#);
+    /// ```
+    pub fn push_str_arg(&mut self, arg: &str) {
+        if self.text.last() != Some(&b']') {
+            return;
+        }
+        self.text.pop();
+        self.text.push(b',');
+        crate::json_text::write_string(arg, &mut self.text);
+        self.text.push(b']');
+    }
+}
+
 /// Why an outgoing packet could not be encoded.
 #[derive(Debug)]
 pub struct EncodeError(serde_json::Error);
@@ -235,9 +257,25 @@ impl Encoder {
 
     /// A CONNECT answer carrying the socket id.
     pub fn connect(nsp: &str, sid: &str) -> String {
-        let mut out = header(PacketKind::Connect, 0, nsp, None, 10 + sid.len());
+        Self::connect_with_pid(nsp, sid, None)
+    }
+
+    /// A CONNECT answer carrying the socket id and, with connection state recovery, the
+    /// private session id the client sends back to recover its session.
+    ///
+    /// ```
+    /// use gateway_core::socketio::Encoder;
+    /// assert_eq!(Encoder::connect_with_pid("/", "a", Some("b")), r#"40{"sid":"a","pid":"b"}"#);
+    /// ```
+    pub fn connect_with_pid(nsp: &str, sid: &str, pid: Option<&str>) -> String {
+        let pid_len = pid.map_or(0, |p| p.len() + 8);
+        let mut out = header(PacketKind::Connect, 0, nsp, None, 10 + sid.len() + pid_len);
         out.extend_from_slice(b"{\"sid\":");
         crate::json_text::write_string(sid, &mut out);
+        if let Some(pid) = pid {
+            out.extend_from_slice(b",\"pid\":");
+            crate::json_text::write_string(pid, &mut out);
+        }
         out.push(b'}');
         // The namespace is a `&str` and the rest is JSON: UTF-8 throughout.
         String::from_utf8(out).unwrap_or_default()

@@ -148,6 +148,13 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(async { Ok(0) })
     }
+    /// Where connection state recovery keeps sessions and recorded events for this
+    /// namespace, when the adapter keeps them itself (so that a client recovers on another
+    /// node). `None`, the default, uses the server's in-memory store.
+    fn session_store(&self) -> Option<Arc<dyn crate::socketio::SessionStore>> {
+        None
+    }
+
     /// Rooms with sockets on the other nodes.
     fn remote_rooms(&self) -> BoxFuture<'_, Result<HashSet<Room>, AdapterError>> {
         Box::pin(async { Ok(HashSet::new()) })

@@ -277,19 +277,31 @@ impl Client {
             self.send_text(Encoder::connect_error(nsp, "Invalid namespace", None));
             return;
         };
-        let handshake = Handshake::new(self.engine.request().clone(), auth);
-        let socket = Socket::new(
-            ns.clone(),
-            self.engine.clone(),
-            Arc::downgrade(self),
-            handshake,
-        );
         let client = self.clone();
         self.set_connecting(nsp, true);
         run_now(Box::pin(async move {
             ns.ready().await;
+            let restored = client.restore(&ns, &auth).await;
+            let handshake = Handshake::new(client.engine.request().clone(), auth);
+            let socket = Socket::new(
+                ns.clone(),
+                client.engine.clone(),
+                Arc::downgrade(&client),
+                handshake,
+                restored.as_ref().map(|r| &r.session),
+            );
             let hooks = ns.hooks();
-            for middleware in hooks.middlewares.iter() {
+            let skip = restored.is_some()
+                && ns
+                    .recovery
+                    .as_ref()
+                    .is_some_and(|r| r.options.skip_middlewares);
+            let middlewares = if skip {
+                &[][..]
+            } else {
+                &hooks.middlewares[..]
+            };
+            for middleware in middlewares {
                 let outcome = AssertUnwindSafe(middleware(socket.clone()))
                     .catch_unwind()
                     .await;
@@ -313,27 +325,93 @@ impl Client {
                 return;
             }
             client.set_connecting(&ns.name, false);
-            client.engine.established();
-            socket.mark_connected();
-            ns.insert(&socket);
+            let attached = match (&restored, &ns.recovery) {
+                (Some(restored), Some(recovery)) => {
+                    recovery.store.resume(restored, &mut |missed| {
+                        client.attach(&ns, &socket, &restored.session.rooms, missed)
+                    })
+                }
+                _ => {
+                    client.attach(&ns, &socket, &[], &[]);
+                    true
+                }
+            };
             ns.connecting.fetch_sub(1, Ordering::AcqRel);
-            client
-                .sockets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(socket.clone());
+            if !attached {
+                // The events it missed are no longer all kept: the client reconnects and
+                // gets a fresh session.
+                tracing::debug!(sid = %socket.id(), nsp = %ns.name, "missed events dropped during recovery; closing");
+                client.engine.close(CloseReason::ForcedServerClose);
+                client.server.forget_if_empty(&ns);
+                return;
+            }
             // The connection may have closed while middleware ran: `on_close` then either
             // saw this socket or runs after this check, so the socket never outlives it.
             if let Some(reason) = client.engine.close_reason() {
                 socket.close(DisconnectReason::Transport(reason));
                 return;
             }
-            let connected = Encoder::connect(&ns.name, socket.id().as_str());
-            let _ = client.engine.send(Outgoing::Text(Text::from(connected)));
             for handler in hooks.on_connection.iter() {
                 run_now(handler(socket.clone()));
             }
         }));
+    }
+
+    /// With connection state recovery on, the session the client asks to recover (its
+    /// `auth` carries `pid` and `offset`), when the store still has it.
+    async fn restore(
+        &self,
+        ns: &super::namespace::NamespaceInner,
+        auth: &serde_json::Value,
+    ) -> Option<super::recovery::RestoredSession> {
+        let recovery = ns.recovery.as_ref()?;
+        let pid = auth.get("pid")?.as_str()?;
+        let offset = auth.get("offset")?.as_str()?;
+        match recovery.store.restore(&ns.name, pid, offset).await {
+            Ok(found) => {
+                if found.is_none() {
+                    tracing::debug!(nsp = %ns.name, "no session to recover (expired, or its events were dropped): a fresh session");
+                }
+                found
+            }
+            Err(e) => {
+                tracing::warn!(nsp = %ns.name, "cannot restore a session: {e}");
+                None
+            }
+        }
+    }
+
+    /// Makes `socket` live: in its namespace and this client's list, in `rooms` (a
+    /// recovered session's), then sends the `missed` events and the CONNECT answer.
+    fn attach(
+        &self,
+        ns: &super::namespace::NamespaceInner,
+        socket: &Socket,
+        rooms: &[crate::adapter::Room],
+        missed: &[gateway_core::socketio::Encoded],
+    ) {
+        self.engine.established();
+        socket.mark_connected();
+        ns.insert(socket);
+        self.sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(socket.clone());
+        if !rooms.is_empty() {
+            socket.join_unchecked(rooms);
+        }
+        // As socket.io: the missed events come first; the client holds them until the
+        // CONNECT answer, then emits them before `connect`.
+        for packet in missed {
+            let _ = socket.send_encoded(packet.clone());
+        }
+        let pid = socket.pid();
+        let connected = Encoder::connect_with_pid(
+            &ns.name,
+            socket.id().as_str(),
+            pid.as_ref().map(|p| p.as_str()),
+        );
+        let _ = self.engine.send(Outgoing::Text(Text::from(connected)));
     }
 
     /// Disconnects every socket of this client, then closes the connection.

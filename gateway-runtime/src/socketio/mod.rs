@@ -25,6 +25,7 @@ mod handshake;
 mod namespace;
 pub(crate) use namespace::internals as namespace_internals;
 mod operators;
+mod recovery;
 mod server;
 mod server_side;
 mod socket;
@@ -35,6 +36,9 @@ pub use gateway_core::socketio::{AnyMap, AnyValue, ArgList, Args, Binary, Payloa
 pub use handshake::Handshake;
 pub use namespace::Namespace;
 pub use operators::{BroadcastAckError, BroadcastOperator, DEFAULT_ACK_TIMEOUT};
+pub use recovery::{
+    ConnectionStateRecovery, MemorySessionStore, PersistedSession, RestoredSession, SessionStore,
+};
 pub use server::{DynamicNamespace, SocketIo, SocketIoBuilder};
 pub use server_side::{ServerSideAck, ServerSideEmitError};
 pub(crate) use socket::EventHandler;

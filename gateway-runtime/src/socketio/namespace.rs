@@ -70,6 +70,8 @@ pub(crate) struct NamespaceInner {
     pub(crate) connecting: std::sync::atomic::AtomicUsize,
     /// Set once the `on_new_namespace` hooks ran.
     ready: tokio::sync::OnceCell<()>,
+    /// Connection state recovery, when the server has it on.
+    pub(crate) recovery: Option<Arc<super::recovery::Recovery>>,
 }
 
 impl NamespaceInner {
@@ -78,6 +80,7 @@ impl NamespaceInner {
         adapter: Arc<dyn Adapter>,
         hooks: Arc<RwLock<Hooks>>,
         dynamic: bool,
+        recovery: Option<Arc<super::recovery::Recovery>>,
     ) -> Self {
         Self {
             name: name.into(),
@@ -88,6 +91,7 @@ impl NamespaceInner {
             dynamic,
             connecting: Default::default(),
             ready: tokio::sync::OnceCell::new(),
+            recovery,
         }
     }
 
@@ -97,8 +101,18 @@ impl NamespaceInner {
         adapter: Arc<dyn Adapter>,
         hooks: Arc<RwLock<Hooks>>,
         dynamic: bool,
+        recovery: Option<&super::recovery::ServerRecovery>,
     ) -> Arc<Self> {
-        let ns = Arc::new(Self::new(name, adapter, hooks, dynamic));
+        let recovery = recovery.map(|(options, memory)| {
+            let store = adapter
+                .session_store()
+                .unwrap_or_else(|| memory.clone() as Arc<dyn super::recovery::SessionStore>);
+            Arc::new(super::recovery::Recovery {
+                options: options.clone(),
+                store,
+            })
+        });
+        let ns = Arc::new(Self::new(name, adapter, hooks, dynamic, recovery));
         ns.adapter
             .bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
         ns
@@ -357,7 +371,20 @@ pub(crate) mod internals {
         }
     }
 
+    /// Delivers `packet` to the local targets; with connection state recovery, a packet
+    /// that is not volatile is recorded first (and sent with its offset).
     pub(crate) fn deliver(ns: &NamespaceInner, packet: &Encoded, opts: &BroadcastOptions) {
+        match &ns.recovery {
+            Some(recovery) if !opts.volatile => {
+                recovery
+                    .store
+                    .record(&ns.name, packet, opts, &mut |p| deliver_now(ns, p, opts));
+            }
+            _ => deliver_now(ns, packet, opts),
+        }
+    }
+
+    fn deliver_now(ns: &NamespaceInner, packet: &Encoded, opts: &BroadcastOptions) {
         let (first, attachments) = outgoing_shared(packet);
         let volatile = opts.volatile;
         ns.for_each_target(opts, |socket| {

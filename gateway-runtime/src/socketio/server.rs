@@ -29,6 +29,8 @@ pub(crate) struct ServerInner {
     pub(crate) max_rooms: usize,
     /// Event handlers still running as tasks, over all connections (drained on shutdown).
     pub(crate) in_flight: InFlight,
+    /// Connection state recovery, when on.
+    pub(crate) recovery: Option<super::recovery::ServerRecovery>,
 }
 
 /// A count of running handlers, and a signal when it falls to zero.
@@ -74,6 +76,7 @@ impl ServerInner {
             self.adapter.create(name),
             hooks,
             dynamic,
+            self.recovery.as_ref(),
         ));
         namespaces.insert(name.into(), ns.clone());
         ns
@@ -140,7 +143,13 @@ impl ServerInner {
         let ns = match namespaces.get(name) {
             Some(ns) => ns.0.clone(),
             None => {
-                let ns = NamespaceInner::create(name, self.adapter.create(name), hooks, true);
+                let ns = NamespaceInner::create(
+                    name,
+                    self.adapter.create(name),
+                    hooks,
+                    true,
+                    self.recovery.as_ref(),
+                );
                 namespaces.insert(name.into(), Namespace(ns.clone()));
                 ns
             }
@@ -169,6 +178,7 @@ pub struct SocketIoBuilder {
     max_namespaces: usize,
     max_rooms: usize,
     adapter: Box<dyn AdapterFactory>,
+    recovery: Option<super::recovery::ConnectionStateRecovery>,
 }
 
 impl std::fmt::Debug for SocketIoBuilder {
@@ -179,6 +189,7 @@ impl std::fmt::Debug for SocketIoBuilder {
             .field("max_pending_handlers", &self.max_pending_handlers)
             .field("max_namespaces", &self.max_namespaces)
             .field("max_rooms", &self.max_rooms)
+            .field("recovery", &self.recovery)
             .finish_non_exhaustive()
     }
 }
@@ -282,6 +293,21 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Turns on connection state recovery (socket.io's `connectionStateRecovery`; off by
+    /// default): a client that lost its connection for less than
+    /// `max_disconnection_duration` gets back its socket id, rooms and extensions, and the
+    /// events it missed ([`Socket::recovered`](super::Socket::recovered) is then `true`).
+    /// Events emitted without an acknowledgement and not volatile then carry an offset as
+    /// their last argument, as with socket.io. See [`ConnectionStateRecovery`](super::ConnectionStateRecovery)
+    /// for the bounds.
+    pub fn connection_state_recovery(
+        mut self,
+        options: super::recovery::ConnectionStateRecovery,
+    ) -> Self {
+        self.recovery = Some(options);
+        self
+    }
+
     /// The adapter factory (one adapter per namespace); in-memory by default.
     pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
         self.adapter = Box::new(factory);
@@ -300,6 +326,14 @@ impl SocketIoBuilder {
             max_namespaces: self.max_namespaces,
             max_rooms: self.max_rooms,
             in_flight: InFlight::default(),
+            recovery: self.recovery.map(|options| {
+                let unnoticed = self.engine.ping_interval + self.engine.ping_timeout;
+                let store = Arc::new(super::recovery::MemorySessionStore::with_detection_delay(
+                    options.clone(),
+                    unnoticed,
+                ));
+                (options, store)
+            }),
         });
         // Like socket.io, the main namespace always exists.
         inner.of("/");
@@ -357,6 +391,7 @@ impl SocketIo {
             max_pending_handlers: 1024,
             max_namespaces: 256,
             max_rooms: 10_000,
+            recovery: None,
             adapter: Box::new(|_: &str| MemoryAdapter::new()),
         }
     }

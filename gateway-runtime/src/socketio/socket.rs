@@ -76,6 +76,9 @@ pub(crate) struct SocketInner {
     engine: Arc<EngineSocket>,
     client: Weak<Client>,
     handshake: Handshake,
+    /// The private session id of connection state recovery (when on).
+    pid: Option<Sid>,
+    recovered: bool,
     handlers: RwLock<HashMap<Box<str>, EventHandler>>,
     any: RwLock<Option<EventHandler>>,
     on_disconnect: Mutex<Vec<DisconnectHandler>>,
@@ -104,18 +107,31 @@ impl fmt::Debug for Socket {
 }
 
 impl Socket {
+    /// A new socket; with `restored`, the socket of a recovered session (its id, private
+    /// session id and extensions; its rooms are joined when it is attached).
     pub(crate) fn new(
         ns: Arc<NamespaceInner>,
         engine: Arc<EngineSocket>,
         client: Weak<Client>,
         handshake: Handshake,
+        restored: Option<&super::recovery::PersistedSession>,
     ) -> Self {
+        let (id, pid, data) = match restored {
+            Some(s) => (s.sid, Some(s.pid), s.data.clone()),
+            None => (
+                Sid::random(),
+                ns.recovery.as_ref().map(|_| Sid::random()),
+                http::Extensions::new(),
+            ),
+        };
         Socket(Arc::new(SocketInner {
-            id: Sid::random(),
+            id,
             ns,
             engine,
             client,
             handshake,
+            pid,
+            recovered: restored.is_some(),
             handlers: RwLock::default(),
             any: RwLock::default(),
             on_disconnect: Mutex::default(),
@@ -123,8 +139,23 @@ impl Socket {
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             closed_signal: tokio::sync::Notify::new(),
-            extensions: Mutex::default(),
+            extensions: Mutex::new(data),
         }))
+    }
+
+    /// Whether this socket is a recovered session (connection state recovery, socket.io's
+    /// `socket.recovered`, read as `client.recovered` in a NestJS gateway): the client
+    /// came back within `max_disconnection_duration` with the same id, its rooms and
+    /// extensions were restored, and the events it missed were sent again. Visible from
+    /// middleware and connection guards (when they run for recovered sockets), connection
+    /// handlers and every event handler. Always `false` when recovery is off.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// The private session id sent in the CONNECT answer (recovery on).
+    pub(crate) fn pid(&self) -> Option<Sid> {
+        self.0.pid
     }
 
     /// The socket id: its own per namespace connection, never the Engine.IO session id.
@@ -288,7 +319,21 @@ impl Socket {
     /// Emits `event` with several arguments (a tuple, `()` or received [`Args`]).
     pub fn emit_args(&self, event: &str, args: &(impl ArgList + ?Sized)) -> Result<(), EmitError> {
         let packet = Encoder::event(&self.0.ns.name, None, event, args)?;
-        self.send_encoded(packet)
+        let Some(recovery) = &self.0.ns.recovery else {
+            return self.send_encoded(packet);
+        };
+        // Recorded for this socket's id room, so that it is replayed if the client misses it.
+        let opts = crate::adapter::BroadcastOptions {
+            rooms: vec![Room::from(self.0.id.as_str())],
+            ..Default::default()
+        };
+        let mut sent = Ok(());
+        recovery
+            .store
+            .record(&self.0.ns.name, &packet, &opts, &mut |p| {
+                sent = self.send_encoded(p.clone());
+            });
+        sent
     }
 
     pub(crate) fn send_encoded(&self, packet: Encoded) -> Result<(), EmitError> {
@@ -493,6 +538,7 @@ impl Socket {
             return;
         }
         self.0.closed.store(true, Ordering::Release);
+        self.persist_session(reason);
         // Leave the rooms first: listeners see the socket as socket.io's `disconnect`
         // listeners do.
         self.0.ns.remove(self);
@@ -525,6 +571,32 @@ impl Socket {
         if let Some(client) = client {
             client.forget_if_empty(&self.0.ns);
         }
+    }
+
+    /// Keeps the session for connection state recovery, when on and the client did not
+    /// choose to leave.
+    fn persist_session(&self, reason: DisconnectReason) {
+        let (Some(recovery), Some(pid)) = (&self.0.ns.recovery, self.0.pid) else {
+            return;
+        };
+        if !super::recovery::recoverable(reason) {
+            tracing::debug!(socket = %self.0.id, nsp = %self.0.ns.name, %reason, "session not kept: the client chose to leave");
+            return;
+        }
+        tracing::debug!(socket = %self.0.id, nsp = %self.0.ns.name, %reason, "session kept for recovery");
+        let data = self
+            .0
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        recovery.store.persist(super::recovery::PersistedSession {
+            nsp: self.0.ns.name.clone(),
+            sid: self.0.id,
+            pid,
+            rooms: self.rooms(),
+            data,
+        });
     }
 
     /// Resolves once the socket has left its namespace.

@@ -3,12 +3,15 @@
 //!
 //! Env: `PORT` (0 = any free port), `MAX_PAYLOAD` (bytes), `MAX_BUFFERED_BYTES` (bytes),
 //! `MAX_ROOMS` (rooms per socket), `MAX_NAMESPACES` (namespaces per connection), `PING_MS`
-//! (ping interval and timeout, default 1000).
+//! (ping interval and timeout, default 1000), `RECOVERY_MS` (turns connection state recovery
+//! on, with this max disconnection duration).
 
 use std::time::Duration;
 
 use gateway_runtime::adapter::Room;
-use gateway_runtime::socketio::{AckSender, AnyValue, Args, ConnectError, Socket, SocketIo};
+use gateway_runtime::socketio::{
+    AckSender, AnyValue, Args, ConnectError, ConnectionStateRecovery, Socket, SocketIo,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -97,6 +100,9 @@ fn register(socket: &Socket) {
             socket.leave(&room);
         }
         ack_ok(ack, &json!("ok"));
+    });
+    socket.on("recovered", |socket, _args, ack| async move {
+        ack_ok(ack, &json!(socket.recovered()));
     });
     socket.on("rooms", |socket, _args, ack| async move {
         ack_ok(ack, &json!(sorted_rooms(&socket)));
@@ -276,6 +282,12 @@ async fn main() -> std::io::Result<()> {
     }
     if let Some(max) = env("MAX_NAMESPACES") {
         builder = builder.max_namespaces_per_connection(max);
+    }
+    if let Some(ms) = env("RECOVERY_MS") {
+        builder = builder.connection_state_recovery(ConnectionStateRecovery {
+            max_disconnection_duration: Duration::from_millis(ms as u64),
+            ..ConnectionStateRecovery::default()
+        });
     }
     let io = builder.build();
 

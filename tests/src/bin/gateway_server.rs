@@ -1,5 +1,6 @@
 //! The gateway fixture driven by tests/js/gateway*.test.mjs: every framework feature behind
-//! an event. Env: `PORT` (0 = any), `JWT_SECRET` (default `test-secret`).
+//! an event. Env: `PORT` (0 = any), `JWT_SECRET` (default `test-secret`), `RECOVERY_MS`
+//! (connection state recovery on, with this max disconnection duration).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -162,6 +163,9 @@ impl MainGateway {
 impl OnGatewayConnection for MainGateway {
     async fn handle_connection(&self, client: &SioSocket) -> Result<(), Exception> {
         self.journal.push(client, "handle_connection");
+        if client.recovered() {
+            self.journal.push(client, "recovered");
+        }
         if client.handshake().auth.get("fail_hook").is_some() {
             return Err(WsException::new("hook failed").into());
         }
@@ -199,6 +203,11 @@ struct SecureGateway {
 
 #[gateway]
 impl SecureGateway {
+    #[subscribe_message("hello")]
+    fn hello(&self, #[claims] user: User) -> WsResponse<String> {
+        WsResponse::new("hello", user.sub)
+    }
+
     #[subscribe_message("whoami")]
     fn whoami(&self, #[claims] user: User) -> String {
         user.sub
@@ -296,6 +305,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "test-secret".into());
+    let recovery_ms: Option<u64> = std::env::var("RECOVERY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let app = App::builder()
         .provider(Journal::default())
         .provider(JwtService::hs256(secret.as_bytes()))
@@ -305,8 +317,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .gateway::<AckErrorsGateway>()
         .gateway::<TeamGateway>()
         .socketio(|b| {
-            b.ping_interval(Duration::from_millis(1000))
-                .ping_timeout(Duration::from_millis(1000))
+            let b = b
+                .ping_interval(Duration::from_millis(1000))
+                .ping_timeout(Duration::from_millis(1000));
+            match recovery_ms {
+                Some(ms) => b.connection_state_recovery(ConnectionStateRecovery {
+                    max_disconnection_duration: Duration::from_millis(ms),
+                    ..ConnectionStateRecovery::default()
+                }),
+                None => b,
+            }
         })
         .build()
         .await?;
