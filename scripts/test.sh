@@ -8,6 +8,7 @@ root=$(pwd)
 
 echo "==> installing the JavaScript test dependencies (tests/js)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+(cd examples/chat/web && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "==> redis-server (Redis adapter tests; installed from Debian when missing)"
 if [ -z "${REDIS_SERVER_BIN:-}" ] && ! command -v redis-server >/dev/null 2>&1; then

@@ -14,6 +14,11 @@
 //! rooms through the Redis adapter; Node.js socket.io servers with `@socket.io/redis-adapter`
 //! can join the same cluster.
 //!
+//! The page loads the official client from this server (`/socket.io/socket.io.min.js`), so
+//! it works with no internet: the client comes from `examples/chat/web`, whose npm packages
+//! are installed at start when missing (`npm ci`). A client whose network drops for less
+//! than two minutes gets its session back (connection state recovery).
+//!
 //! Open http://127.0.0.1:3000 in two browser tabs, or script it:
 //! `POST /login {"username":"ada"}` returns `{"token":…}`; connect `socket.io-client` to
 //! `/chat` with `auth: { token }`, then `join`, `send-message`, `typing`, `leave`.
@@ -30,7 +35,8 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gateway_runtime::adapter::redis::{RedisAdapter, RedisConfig};
-use gateway_runtime::prelude::{App, JwtService};
+use gateway_runtime::prelude::{App, ConnectionStateRecovery, JwtService};
+use gateway_runtime::socketio::ClientBundle;
 use serde::Deserialize;
 
 use dto::User;
@@ -65,6 +71,30 @@ async fn login(State(jwt): State<Arc<JwtService>>, Json(body): Json<Login>) -> i
     }
 }
 
+/// The official browser client, from `examples/chat/web/node_modules` (installed with
+/// `npm ci` when missing).
+fn client_bundle() -> Option<ClientBundle> {
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("chat/web");
+    if let Some(bundle) = ClientBundle::find_from(&web) {
+        return Some(bundle);
+    }
+    tracing::info!("installing the browser client: npm ci in {}", web.display());
+    let installed = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&web)
+        .status();
+    match installed {
+        Ok(status) if status.success() => ClientBundle::find_from(&web),
+        outcome => {
+            tracing::warn!(
+                ?outcome,
+                "cannot install socket.io-client with npm: the page will not find /socket.io/socket.io.min.js"
+            );
+            None
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -91,7 +121,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.adapter(adapter);
         tracing::info!(%url, "sharing rooms with other nodes through Redis");
     }
+    let bundle = client_bundle();
     let app = builder
+        .socketio(|io| {
+            let io = io.connection_state_recovery(ConnectionStateRecovery::default());
+            match bundle {
+                Some(bundle) => io.serve_client(bundle),
+                None => io,
+            }
+        })
         .provider(MessageStore::default())
         .provider(jwt)
         .gateway::<ChatGateway>()

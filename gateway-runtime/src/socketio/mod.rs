@@ -20,6 +20,7 @@
 
 mod ack;
 mod client;
+mod client_bundle;
 mod error;
 mod handshake;
 mod namespace;
@@ -31,6 +32,7 @@ mod server_side;
 mod socket;
 
 pub use ack::AckSender;
+pub use client_bundle::ClientBundle;
 pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
 pub use gateway_core::socketio::{AnyMap, AnyValue, ArgList, Args, Binary, Payload};
 pub use handshake::Handshake;

@@ -31,6 +31,8 @@ pub(crate) struct ServerInner {
     pub(crate) in_flight: InFlight,
     /// Connection state recovery, when on.
     pub(crate) recovery: Option<super::recovery::ServerRecovery>,
+    /// The browser client served under the path, when set.
+    client_bundle: Option<super::ClientBundle>,
 }
 
 /// A count of running handlers, and a signal when it falls to zero.
@@ -179,6 +181,7 @@ pub struct SocketIoBuilder {
     max_rooms: usize,
     adapter: Box<dyn AdapterFactory>,
     recovery: Option<super::recovery::ConnectionStateRecovery>,
+    client_bundle: Option<super::ClientBundle>,
 }
 
 impl std::fmt::Debug for SocketIoBuilder {
@@ -308,6 +311,15 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Serves the official browser client under the path (socket.io's `serveClient`):
+    /// `/socket.io/socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js`,
+    /// `socket.io.msgpack.min.js` and their source maps, with an `ETag`. See
+    /// [`ClientBundle`](super::ClientBundle) for where the files come from.
+    pub fn serve_client(mut self, bundle: super::ClientBundle) -> Self {
+        self.client_bundle = Some(bundle);
+        self
+    }
+
     /// The adapter factory (one adapter per namespace); in-memory by default.
     pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
         self.adapter = Box::new(factory);
@@ -326,6 +338,7 @@ impl SocketIoBuilder {
             max_namespaces: self.max_namespaces,
             max_rooms: self.max_rooms,
             in_flight: InFlight::default(),
+            client_bundle: self.client_bundle,
             recovery: self.recovery.map(|options| {
                 let unnoticed = self.engine.ping_interval + self.engine.ping_timeout;
                 let store = Arc::new(super::recovery::MemorySessionStore::with_detection_delay(
@@ -392,6 +405,7 @@ impl SocketIo {
             max_namespaces: 256,
             max_rooms: 10_000,
             recovery: None,
+            client_bundle: None,
             adapter: Box::new(|_: &str| MemoryAdapter::new()),
         }
     }
@@ -474,7 +488,15 @@ impl SocketIo {
 
     /// The router serving the engine path; merge it into your axum app to share a port.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
-        self.engine.router()
+        self.engine.router().merge(self.client_routes())
+    }
+
+    /// The routes of the browser client, when served.
+    fn client_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        match &self.inner.client_bundle {
+            Some(bundle) => bundle.router(&self.engine_config().path),
+            None => axum::Router::new(),
+        }
     }
 
     /// Serves the engine and `routes` on `listener` until `shutdown` completes (see
@@ -502,7 +524,7 @@ impl SocketIo {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         self.engine
-            .serve_with_shutdown(listener, routes, shutdown)
+            .serve_with_shutdown(listener, routes.merge(self.client_routes()), shutdown)
             .await
     }
 

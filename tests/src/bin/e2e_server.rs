@@ -4,13 +4,15 @@
 //! Env: `PORT` (0 = any free port), `MAX_PAYLOAD` (bytes), `MAX_BUFFERED_BYTES` (bytes),
 //! `MAX_ROOMS` (rooms per socket), `MAX_NAMESPACES` (namespaces per connection), `PING_MS`
 //! (ping interval and timeout, default 1000), `RECOVERY_MS` (turns connection state recovery
-//! on, with this max disconnection duration).
+//! on, with this max disconnection duration), `CLIENT_DIST` (serves the browser client from
+//! this `socket.io-client/dist` folder).
 
 use std::time::Duration;
 
 use gateway_runtime::adapter::Room;
 use gateway_runtime::socketio::{
-    AckSender, AnyValue, Args, ConnectError, ConnectionStateRecovery, Socket, SocketIo,
+    AckSender, AnyValue, Args, ClientBundle, ConnectError, ConnectionStateRecovery, Socket,
+    SocketIo,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -288,6 +290,9 @@ async fn main() -> std::io::Result<()> {
             max_disconnection_duration: Duration::from_millis(ms as u64),
             ..ConnectionStateRecovery::default()
         });
+    }
+    if let Ok(dist) = std::env::var("CLIENT_DIST") {
+        builder = builder.serve_client(ClientBundle::from_dir(dist)?);
     }
     let io = builder.build();
 
