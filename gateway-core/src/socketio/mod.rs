@@ -25,6 +25,7 @@ pub mod any_map;
 mod args;
 mod binary;
 mod encode;
+pub mod msgpack;
 mod packet;
 mod payload;
 mod scan;

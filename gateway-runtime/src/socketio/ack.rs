@@ -7,7 +7,7 @@ use std::task::Context;
 use gateway_core::socketio::{ArgList, Args, Encoder, Payload};
 
 use super::error::EmitError;
-use super::socket::{outgoing, Socket};
+use super::socket::Socket;
 use crate::engine::{Outgoing, Text};
 
 /// Answers a client's event that asked for an acknowledgement. Sending consumes it, so
@@ -42,14 +42,15 @@ impl AckSender {
     /// Sends the acknowledgement with these arguments (a tuple; `()` for none).
     pub fn send(self, args: &(impl ArgList + ?Sized)) -> Result<(), EmitError> {
         let packet = Encoder::ack(self.socket.namespace_name(), self.id, args)?;
-        let (first, attachments) = outgoing(packet);
-        self.socket.engine().send_parts(first, &attachments)?;
-        Ok(())
+        self.socket.send_encoded(packet)
     }
 
     /// Sends the acknowledgement with one serialized argument, written around it where it
     /// lies (what a handler's return value becomes).
     pub fn send_payload(self, payload: Payload) -> Result<(), EmitError> {
+        if !self.socket.json_parser() {
+            return self.send(&payload);
+        }
         match Encoder::ack_in_place(self.socket.namespace_name(), self.id, payload) {
             Ok((buf, start)) => {
                 let text = Text::encoded(buf, start);

@@ -14,7 +14,7 @@ use super::error::{ConnectError, DisconnectReason};
 use super::handshake::Handshake;
 use super::server::ServerInner;
 use super::socket::Socket;
-use crate::engine::{CloseReason, EngineSocket, Message, Outgoing, Text};
+use crate::engine::{CloseReason, EngineSocket, Message};
 
 /// A binary packet waiting for its attachments.
 struct Partial {
@@ -95,10 +95,15 @@ impl Client {
         sockets.retain(|s| s.namespace_name() != nsp);
     }
 
-    fn send_text(&self, text: Bytes) {
-        if let Ok(text) = Text::try_from(text) {
-            let _ = self.engine.send(Outgoing::Text(text));
-        }
+    /// Sends a control packet of the text form (CONNECT answer, CONNECT_ERROR), through
+    /// the server's parser.
+    fn send_text(&self, text: impl Into<Vec<u8>>) {
+        let packet = gateway_core::socketio::Encoded {
+            text: text.into(),
+            attachments: Vec::new(),
+        };
+        let (first, _) = super::parser::wire(&self.server.parser, &packet);
+        let _ = self.engine.send(first);
     }
 
     fn parse_error(&self) {
@@ -106,6 +111,22 @@ impl Client {
     }
 
     pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
+        if let Some(parser) = &self.server.parser {
+            // One binary message per packet; a text message is not a packet.
+            let Message::Binary(data) = message else {
+                return self.parse_error();
+            };
+            return match parser.decode(&data, self.server.max_payload.saturating_mul(2)) {
+                Ok(p) => {
+                    let data = Bytes::from(p.data.unwrap_or_default());
+                    self.route(p.kind, &p.nsp, p.id, data, Some(p.attachments), 0);
+                }
+                Err(e) => {
+                    tracing::debug!(sid = %self.engine.sid(), "{e}");
+                    self.parse_error()
+                }
+            };
+        }
         match message {
             Message::Text(frame) => match std::str::from_utf8(&frame) {
                 Ok(text) => self.on_text(frame.clone(), text),
@@ -129,49 +150,58 @@ impl Client {
             return self.parse_error();
         };
         let data = frame.slice_ref(raw.data.as_bytes());
+        self.route(raw.kind, raw.nsp, raw.id, data, None, raw.attachments);
+    }
+
+    /// Handles a decoded packet: `attachments` are its binary values when they came with
+    /// it (a binary parser), `None` when `expected` of them follow (the JSON parser).
+    fn route(
+        self: &Arc<Self>,
+        kind: PacketKind,
+        nsp: &str,
+        id: Option<u64>,
+        data: Bytes,
+        attachments: Option<Vec<Bytes>>,
+        expected: usize,
+    ) {
         // Any packet but CONNECT must target a namespace this client joined, and CONNECT
         // one it did not (socket.io closes the connection otherwise).
-        let socket = self.socket(raw.nsp);
-        let joined = socket.is_some() || self.connecting(raw.nsp);
-        if (raw.kind == PacketKind::Connect) == joined {
+        let socket = self.socket(nsp);
+        let joined = socket.is_some() || self.connecting(nsp);
+        if (kind == PacketKind::Connect) == joined {
             return self.parse_error();
         }
-        match raw.kind {
-            PacketKind::Connect => self.connect(raw.nsp, raw.data),
+        match kind {
+            PacketKind::Connect => match std::str::from_utf8(&data) {
+                Ok(auth) => self.connect(nsp, auth),
+                Err(_) => self.parse_error(),
+            },
             PacketKind::Disconnect => {
                 if let Some(socket) = socket {
                     socket.close(DisconnectReason::ClientNamespaceDisconnect);
                 }
             }
-            PacketKind::Event | PacketKind::Ack => {
+            PacketKind::ConnectError => self.parse_error(),
+            // EVENT, ACK and their binary forms.
+            _ if attachments.is_some() || expected == 0 => {
                 if let Some(socket) = socket {
-                    self.deliver_to(&socket, raw.kind, raw.id, data, Vec::new());
+                    let attachments = attachments.unwrap_or_default();
+                    self.deliver_to(&socket, kind, id, data, attachments);
                 }
             }
-            PacketKind::BinaryEvent | PacketKind::BinaryAck => {
-                let partial = Partial {
-                    kind: raw.kind,
-                    nsp: raw.nsp.into(),
-                    id: raw.id,
-                    expected: raw.attachments,
-                    attachments: Vec::with_capacity(raw.attachments.min(16)),
+            _ => {
+                // The JSON form: the attachments follow as binary messages.
+                *self.partial.lock().unwrap_or_else(|e| e.into_inner()) = Some(Partial {
+                    kind,
+                    nsp: nsp.into(),
+                    id,
+                    expected,
+                    attachments: Vec::with_capacity(expected.min(16)),
                     // The header counts too: one binary packet holds max_payload at most.
                     bytes: data.len(),
                     data,
-                };
-                if partial.expected == 0 {
-                    self.deliver(
-                        partial.kind,
-                        &partial.nsp,
-                        partial.id,
-                        partial.data,
-                        Vec::new(),
-                    );
-                } else {
-                    *self.partial.lock().unwrap_or_else(|e| e.into_inner()) = Some(partial);
-                }
+                });
             }
-            PacketKind::ConnectError => self.parse_error(),
         }
     }
 
@@ -411,7 +441,7 @@ impl Client {
             socket.id().as_str(),
             pid.as_ref().map(|p| p.as_str()),
         );
-        let _ = self.engine.send(Outgoing::Text(Text::from(connected)));
+        self.send_text(connected);
     }
 
     /// Disconnects every socket of this client, then closes the connection.

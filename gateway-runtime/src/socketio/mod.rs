@@ -26,6 +26,7 @@ mod handshake;
 mod namespace;
 pub(crate) use namespace::internals as namespace_internals;
 mod operators;
+mod parser;
 mod recovery;
 mod server;
 mod server_side;
@@ -38,6 +39,7 @@ pub use gateway_core::socketio::{AnyMap, AnyValue, ArgList, Args, Binary, Payloa
 pub use handshake::Handshake;
 pub use namespace::Namespace;
 pub use operators::{BroadcastAckError, BroadcastOperator, DEFAULT_ACK_TIMEOUT};
+pub use parser::{DecodedPacket, MsgpackError, MsgpackParser, Parser};
 pub use recovery::{
     ConnectionStateRecovery, MemorySessionStore, PersistedSession, RestoredSession, SessionStore,
 };

@@ -72,6 +72,8 @@ pub(crate) struct NamespaceInner {
     ready: tokio::sync::OnceCell<()>,
     /// Connection state recovery, when the server has it on.
     pub(crate) recovery: Option<Arc<super::recovery::Recovery>>,
+    /// The server's parser (`None`: JSON).
+    pub(crate) parser: super::parser::ServerParser,
 }
 
 impl NamespaceInner {
@@ -81,6 +83,7 @@ impl NamespaceInner {
         hooks: Arc<RwLock<Hooks>>,
         dynamic: bool,
         recovery: Option<Arc<super::recovery::Recovery>>,
+        parser: super::parser::ServerParser,
     ) -> Self {
         Self {
             name: name.into(),
@@ -92,6 +95,7 @@ impl NamespaceInner {
             connecting: Default::default(),
             ready: tokio::sync::OnceCell::new(),
             recovery,
+            parser,
         }
     }
 
@@ -102,6 +106,7 @@ impl NamespaceInner {
         hooks: Arc<RwLock<Hooks>>,
         dynamic: bool,
         recovery: Option<&super::recovery::ServerRecovery>,
+        parser: super::parser::ServerParser,
     ) -> Arc<Self> {
         let recovery = recovery.map(|(options, memory)| {
             let store = adapter
@@ -112,7 +117,7 @@ impl NamespaceInner {
                 store,
             })
         });
-        let ns = Arc::new(Self::new(name, adapter, hooks, dynamic, recovery));
+        let ns = Arc::new(Self::new(name, adapter, hooks, dynamic, recovery, parser));
         ns.adapter
             .bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
         ns
@@ -351,7 +356,8 @@ pub(crate) mod internals {
     pub(crate) use super::NamespaceInner;
     use crate::adapter::{BroadcastOptions, Room, SocketInfo};
     use crate::socketio::ack::AckSlot;
-    use crate::socketio::socket::{outgoing_shared, Socket};
+    use crate::socketio::parser::wire;
+    use crate::socketio::socket::Socket;
 
     /// Runs the listener of a server-side event sent by another node (none: ignored).
     pub(crate) fn server_side_event(
@@ -385,7 +391,7 @@ pub(crate) mod internals {
     }
 
     fn deliver_now(ns: &NamespaceInner, packet: &Encoded, opts: &BroadcastOptions) {
-        let (first, attachments) = outgoing_shared(packet);
+        let (first, attachments) = wire(&ns.parser, packet);
         let volatile = opts.volatile;
         ns.for_each_target(opts, |socket| {
             if volatile {
@@ -405,7 +411,7 @@ pub(crate) mod internals {
         ack_id: u64,
         on_ack: Arc<dyn Fn(Args) + Send + Sync>,
     ) -> Vec<Socket> {
-        let (first, attachments) = outgoing_shared(packet);
+        let (first, attachments) = wire(&ns.parser, packet);
         let mut targets = Vec::new();
         ns.for_each_target(opts, |socket| {
             socket.add_ack_slot(ack_id, AckSlot::Many(on_ack.clone()));

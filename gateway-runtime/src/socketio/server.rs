@@ -33,6 +33,8 @@ pub(crate) struct ServerInner {
     pub(crate) recovery: Option<super::recovery::ServerRecovery>,
     /// The browser client served under the path, when set.
     client_bundle: Option<super::ClientBundle>,
+    /// The parser (`None`: the built-in JSON parser).
+    pub(crate) parser: super::parser::ServerParser,
 }
 
 /// A count of running handlers, and a signal when it falls to zero.
@@ -79,6 +81,7 @@ impl ServerInner {
             hooks,
             dynamic,
             self.recovery.as_ref(),
+            self.parser.clone(),
         ));
         namespaces.insert(name.into(), ns.clone());
         ns
@@ -151,6 +154,7 @@ impl ServerInner {
                     hooks,
                     true,
                     self.recovery.as_ref(),
+                    self.parser.clone(),
                 );
                 namespaces.insert(name.into(), Namespace(ns.clone()));
                 ns
@@ -182,6 +186,7 @@ pub struct SocketIoBuilder {
     adapter: Box<dyn AdapterFactory>,
     recovery: Option<super::recovery::ConnectionStateRecovery>,
     client_bundle: Option<super::ClientBundle>,
+    parser: super::parser::ServerParser,
 }
 
 impl std::fmt::Debug for SocketIoBuilder {
@@ -311,6 +316,14 @@ impl SocketIoBuilder {
         self
     }
 
+    /// The parser (socket.io's `parser` option): the built-in JSON parser by default, or
+    /// [`MsgpackParser`](super::MsgpackParser) for clients using `socket.io-msgpack-parser`.
+    /// Every client of the server must use the same one.
+    pub fn parser(mut self, parser: impl super::Parser) -> Self {
+        self.parser = Some(Arc::new(parser));
+        self
+    }
+
     /// Serves the official browser client under the path (socket.io's `serveClient`):
     /// `/socket.io/socket.io.js`, `socket.io.min.js`, `socket.io.esm.min.js`,
     /// `socket.io.msgpack.min.js` and their source maps, with an `ETag`. See
@@ -339,6 +352,7 @@ impl SocketIoBuilder {
             max_rooms: self.max_rooms,
             in_flight: InFlight::default(),
             client_bundle: self.client_bundle,
+            parser: self.parser,
             recovery: self.recovery.map(|options| {
                 let unnoticed = self.engine.ping_interval + self.engine.ping_timeout;
                 let store = Arc::new(super::recovery::MemorySessionStore::with_detection_delay(
@@ -406,6 +420,7 @@ impl SocketIo {
             max_rooms: 10_000,
             recovery: None,
             client_bundle: None,
+            parser: None,
             adapter: Box::new(|_: &str| MemoryAdapter::new()),
         }
     }

@@ -337,9 +337,17 @@ impl Socket {
     }
 
     pub(crate) fn send_encoded(&self, packet: Encoded) -> Result<(), EmitError> {
-        let (first, attachments) = outgoing(packet);
+        let (first, attachments) = match &self.0.ns.parser {
+            None => outgoing(packet),
+            parser => super::parser::wire(parser, &packet),
+        };
         self.0.engine.send_parts(first, &attachments)?;
         Ok(())
+    }
+
+    /// Whether packets go out in the JSON text form (the default parser).
+    pub(crate) fn json_parser(&self) -> bool {
+        self.0.ns.parser.is_none()
     }
 
     /// Emits `event` and waits for the client's acknowledgement (up to `timeout`).
@@ -521,9 +529,10 @@ impl Socket {
         }
         if self.connected() {
             let disconnect = Encoder::disconnect(&self.0.ns.name);
-            if let Ok(text) = Text::try_from(disconnect) {
-                let _ = self.0.engine.send(Outgoing::Text(text));
-            }
+            let _ = self.send_encoded(Encoded {
+                text: disconnect.to_vec(),
+                attachments: Vec::new(),
+            });
         }
         self.close(DisconnectReason::ServerNamespaceDisconnect);
     }

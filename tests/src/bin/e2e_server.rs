@@ -5,14 +5,14 @@
 //! `MAX_ROOMS` (rooms per socket), `MAX_NAMESPACES` (namespaces per connection), `PING_MS`
 //! (ping interval and timeout, default 1000), `RECOVERY_MS` (turns connection state recovery
 //! on, with this max disconnection duration), `CLIENT_DIST` (serves the browser client from
-//! this `socket.io-client/dist` folder).
+//! this `socket.io-client/dist` folder), `PARSER=msgpack` (the MessagePack parser).
 
 use std::time::Duration;
 
 use gateway_runtime::adapter::Room;
 use gateway_runtime::socketio::{
-    AckSender, AnyValue, Args, ClientBundle, ConnectError, ConnectionStateRecovery, Socket,
-    SocketIo,
+    AckSender, AnyValue, Args, ClientBundle, ConnectError, ConnectionStateRecovery, MsgpackParser,
+    Socket, SocketIo,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -290,6 +290,9 @@ async fn main() -> std::io::Result<()> {
             max_disconnection_duration: Duration::from_millis(ms as u64),
             ..ConnectionStateRecovery::default()
         });
+    }
+    if std::env::var("PARSER").as_deref() == Ok("msgpack") {
+        builder = builder.parser(MsgpackParser);
     }
     if let Ok(dist) = std::env::var("CLIENT_DIST") {
         builder = builder.serve_client(ClientBundle::from_dir(dist)?);
