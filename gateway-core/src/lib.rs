@@ -16,5 +16,6 @@
 pub mod di;
 pub mod engineio;
 mod json_text;
+pub mod permessage_deflate;
 pub mod socketio;
 pub mod websocket;

@@ -96,6 +96,8 @@ fn violation(reason: &'static str) -> ProtocolError {
 
 struct Header {
     fin: bool,
+    /// RSV1: a compressed message (permessage-deflate).
+    compressed: bool,
     opcode: u8,
     mask: [u8; 4],
     header_len: usize,
@@ -103,9 +105,13 @@ struct Header {
 }
 
 /// Parses the header at the start of `buf`; `None` when more bytes are needed.
-fn parse_header(buf: &[u8], max: usize) -> Result<Option<Header>, ProtocolError> {
+fn parse_header(buf: &[u8], max: usize, deflate: bool) -> Result<Option<Header>, ProtocolError> {
     let [b0, b1, ..] = *buf else { return Ok(None) };
-    if b0 & 0x70 != 0 {
+    // RSV1 marks a compressed message when permessage-deflate was negotiated: on the first
+    // frame of a data message only.
+    let compressed =
+        deflate && b0 & 0x40 != 0 && matches!(b0 & 0x0F, opcode::TEXT | opcode::BINARY);
+    if b0 & 0x70 != 0 && !(compressed && b0 & 0x30 == 0) {
         return Err(violation("reserved bits set without an extension"));
     }
     if b1 & 0x80 == 0 {
@@ -152,6 +158,7 @@ fn parse_header(buf: &[u8], max: usize) -> Result<Option<Header>, ProtocolError>
     };
     Ok(Some(Header {
         fin,
+        compressed,
         opcode,
         mask: [m[0], m[1], m[2], m[3]],
         header_len,
@@ -176,8 +183,10 @@ pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
 #[derive(Debug)]
 pub struct FrameReader {
     max_message: usize,
-    /// The opcode and the bytes so far of a fragmented message.
-    fragments: Option<(u8, BytesMut)>,
+    /// The opcode, the bytes so far and whether it is compressed, of a fragmented message.
+    fragments: Option<(u8, BytesMut, bool)>,
+    /// permessage-deflate was negotiated: compressed messages are inflated.
+    deflate: bool,
 }
 
 impl FrameReader {
@@ -186,13 +195,21 @@ impl FrameReader {
         Self {
             max_message,
             fragments: None,
+            deflate: false,
         }
+    }
+
+    /// Accepts compressed messages (RSV1), inflating them: permessage-deflate was
+    /// negotiated. A message larger than the limit once inflated closes with 1009 too.
+    pub fn with_deflate(mut self, on: bool) -> Self {
+        self.deflate = on;
+        self
     }
 
     /// How many bytes `buf` must hold before the frame at its start is complete: a hint to
     /// reserve room for a large message at once. `None` when the header is incomplete.
     pub fn frame_len_hint(&self, buf: &[u8]) -> Option<usize> {
-        parse_header(buf, usize::MAX)
+        parse_header(buf, usize::MAX, self.deflate)
             .ok()
             .flatten()
             .map(|h| h.header_len.saturating_add(h.payload_len))
@@ -202,7 +219,7 @@ impl FrameReader {
     /// complete message yet (the bytes stay; read more and call again).
     pub fn next_message(&mut self, buf: &mut BytesMut) -> Result<Option<WsMessage>, ProtocolError> {
         loop {
-            let Some(h) = parse_header(buf, self.max_message)? else {
+            let Some(h) = parse_header(buf, self.max_message, self.deflate)? else {
                 return Ok(None);
             };
             let total = h.header_len + h.payload_len;
@@ -217,7 +234,7 @@ impl FrameReader {
                 opcode::PONG => return Ok(Some(WsMessage::Pong)),
                 opcode::CLOSE => return close_message(&payload).map(Some),
                 opcode::CONTINUATION => {
-                    let Some((_, data)) = self.fragments.as_mut() else {
+                    let Some((_, data, _)) = self.fragments.as_mut() else {
                         return Err(violation("continuation without a message to continue"));
                     };
                     if data.len() + payload.len() > self.max_message {
@@ -228,8 +245,8 @@ impl FrameReader {
                     }
                     data.extend_from_slice(&payload);
                     if h.fin {
-                        if let Some((op, data)) = self.fragments.take() {
-                            return Ok(Some(data_message(op, data.freeze())));
+                        if let Some((op, data, compressed)) = self.fragments.take() {
+                            return self.finish(op, data, compressed).map(Some);
                         }
                     }
                 }
@@ -238,10 +255,29 @@ impl FrameReader {
                         return Err(violation("new message before the last one ended"));
                     }
                     if h.fin {
-                        return Ok(Some(data_message(op, payload.freeze())));
+                        return self.finish(op, payload, h.compressed).map(Some);
                     }
-                    self.fragments = Some((op, payload));
+                    self.fragments = Some((op, payload, h.compressed));
                 }
+            }
+        }
+    }
+}
+
+impl FrameReader {
+    /// A whole data message, inflated when it was compressed.
+    fn finish(&self, op: u8, data: BytesMut, compressed: bool) -> Result<WsMessage, ProtocolError> {
+        if !compressed {
+            return Ok(data_message(op, data.freeze()));
+        }
+        match crate::permessage_deflate::inflate(&data, self.max_message) {
+            Ok(inflated) => Ok(data_message(op, inflated.into())),
+            Err(crate::permessage_deflate::InflateError::TooLarge) => Err(ProtocolError {
+                code: CloseCode::TOO_BIG,
+                reason: "message larger than the limit",
+            }),
+            Err(crate::permessage_deflate::InflateError::Invalid) => {
+                Err(violation("invalid compressed data"))
             }
         }
     }
@@ -301,6 +337,11 @@ pub enum FrameKind {
 /// assert_eq!(out, [0x81, 5]);
 /// ```
 pub fn encode_header(out: &mut Vec<u8>, kind: FrameKind, len: usize) {
+    encode_header_rsv1(out, kind, len, false);
+}
+
+/// [`encode_header`] with RSV1 set when `compressed` (a permessage-deflate message).
+pub fn encode_header_rsv1(out: &mut Vec<u8>, kind: FrameKind, len: usize, compressed: bool) {
     let op = match kind {
         FrameKind::Text => opcode::TEXT,
         FrameKind::Binary => opcode::BINARY,
@@ -308,7 +349,7 @@ pub fn encode_header(out: &mut Vec<u8>, kind: FrameKind, len: usize) {
         FrameKind::Ping => opcode::PING,
         FrameKind::Pong => opcode::PONG,
     };
-    out.push(0x80 | op);
+    out.push(0x80 | if compressed { 0x40 } else { 0 } | op);
     if len < 126 {
         out.push(len as u8);
     } else if let Ok(short) = u16::try_from(len) {
@@ -473,6 +514,48 @@ mod tests {
             let err = read_all(&mut FrameReader::new(100), &bytes).unwrap_err();
             assert_eq!(err.code.0, code, "case {i}: {err}");
         }
+    }
+
+    #[test]
+    fn compressed_messages_are_inflated_only_when_negotiated() {
+        let text = "compress me ".repeat(50);
+        let mut packed = Vec::new();
+        crate::permessage_deflate::deflate(text.as_bytes(), &mut packed);
+        let mut whole = client_frame(true, opcode::TEXT, &packed, [9, 8, 7, 6]);
+        whole[0] |= 0x40;
+        let mut reader = FrameReader::new(1 << 20).with_deflate(true);
+        assert_eq!(
+            read_all(&mut reader, &whole).unwrap(),
+            vec![WsMessage::Text(Bytes::from(text.clone()))]
+        );
+        // Fragmented: RSV1 on the first frame only.
+        let (a, b) = packed.split_at(packed.len() / 2);
+        let mut first = client_frame(false, opcode::TEXT, a, [1, 1, 1, 1]);
+        first[0] |= 0x40;
+        let mut both = first.clone();
+        both.extend(client_frame(true, opcode::CONTINUATION, b, [2, 2, 2, 2]));
+        assert_eq!(
+            read_all(&mut reader, &both).unwrap(),
+            vec![WsMessage::Text(Bytes::from(text))]
+        );
+        let mut rsv_on_continuation = client_frame(false, opcode::TEXT, a, [1, 1, 1, 1]);
+        let mut cont = client_frame(true, opcode::CONTINUATION, b, [2, 2, 2, 2]);
+        cont[0] |= 0x40;
+        rsv_on_continuation.extend(cont);
+        assert!(read_all(
+            &mut FrameReader::new(1 << 20).with_deflate(true),
+            &rsv_on_continuation
+        )
+        .is_err());
+        // Not negotiated: RSV1 is a violation.
+        assert!(read_all(&mut FrameReader::new(1 << 20), &whole).is_err());
+        // A small message inflating past the limit: 1009.
+        let mut bomb = Vec::new();
+        crate::permessage_deflate::deflate(&vec![b'a'; 100_000], &mut bomb);
+        let mut frame = client_frame(true, opcode::BINARY, &bomb, [0, 0, 0, 0]);
+        frame[0] |= 0x40;
+        let err = read_all(&mut FrameReader::new(10_000).with_deflate(true), &frame).unwrap_err();
+        assert_eq!(err.code, CloseCode::TOO_BIG);
     }
 
     #[test]

@@ -1354,14 +1354,18 @@ export async function assertNoAck(socket, ms, event, ...args) {
 /** A TCP relay in front of the server, to cut the network under a client: cut()
  * destroys every relayed connection at once, in both directions, as a network
  * failure would (no close frame, no close packet), and refuses new ones until
- * heal(). */
+ * heal(). `fromServer` counts the bytes the server sent through it. */
 export async function relay(server) {
   const target = Number(new URL(server.url).port);
   const open = new Set();
   let down = false;
+  const counted = { fromServer: 0 };
   const front = net.createServer((c) => {
     if (down) return c.destroy();
     const back = net.connect(target, '127.0.0.1');
+    back.on('data', (chunk) => {
+      counted.fromServer += chunk.length;
+    });
     for (const [a, b] of [[c, back], [back, c]]) {
       a.pipe(b);
       a.on('error', () => b.destroy());
@@ -1380,6 +1384,10 @@ export async function relay(server) {
     },
     heal() {
       down = false;
+    },
+    /** Bytes the server sent through the relay so far. */
+    get fromServer() {
+      return counted.fromServer;
     },
   };
 }

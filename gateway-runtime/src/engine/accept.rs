@@ -153,7 +153,12 @@ async fn connection<H: EngineHandler>(
         // In a block: a `ws` local of this function would keep a second copy of the
         // connection in the task for its whole life.
         let ws = {
-            let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest);
+            let mut ws = WsConn::new(stream, Limits::from(&engine.config), rest).with_deflate(
+                engine
+                    .config
+                    .per_message_deflate
+                    .filter(|_| handshake.deflate),
+            );
             ws.queue_raw(&handshake.answer);
             ws
         };
@@ -221,6 +226,8 @@ struct Handshake {
     /// request.
     request: Arc<RequestInfo>,
     answer: Vec<u8>,
+    /// permessage-deflate was accepted.
+    deflate: bool,
     /// The connection's place under the per-address limit, kept by its session.
     admission: Option<super::admission::Reservation>,
 }
@@ -268,6 +275,12 @@ fn websocket_handshake<H: EngineHandler>(
         b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: ",
     );
     answer.extend_from_slice(accept_key(key).as_bytes());
+    let extensions =
+        super::websocket::negotiate_deflate(config, req.headers.iter().map(|h| (h.name, h.value)));
+    if let Some(extensions) = extensions {
+        answer.extend_from_slice(b"\r\nsec-websocket-extensions: ");
+        answer.extend_from_slice(extensions.as_bytes());
+    }
     answer.extend_from_slice(b"\r\n\r\n");
     // One copy of the head, kept by the session: the URI is a slice of it, the headers are
     // parsed from it if someone asks (not the connection's read buffer: it is reused).
@@ -294,6 +307,7 @@ fn websocket_handshake<H: EngineHandler>(
     Some(Handshake {
         request: Arc::new(request),
         answer,
+        deflate: extensions.is_some(),
         admission,
     })
 }

@@ -195,6 +195,13 @@ pub struct EngineConfig {
     /// that they leave in one write; larger ones are written from where they are, without
     /// a copy (default 16 KiB).
     pub ws_write_buffer: usize,
+    /// WebSocket compression (socket.io's `perMessageDeflate`; RFC 7692), off by default:
+    /// `Some(threshold)` accepts a client's `permessage-deflate` offer and compresses the
+    /// messages of at least `threshold` bytes (socket.io's default threshold: 1024).
+    /// Compressed client messages are inflated up to `max_payload` (larger: close 1009).
+    /// No context is kept between messages in either direction, so an idle connection
+    /// costs no more; each large message costs CPU to compress, per connection.
+    pub per_message_deflate: Option<usize>,
 }
 
 impl fmt::Debug for EngineConfig {
@@ -212,6 +219,7 @@ impl fmt::Debug for EngineConfig {
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("max_handshakes_per_ip", &self.max_handshakes_per_ip)
             .field("release_large_buffers", &self.release_large_buffers)
+            .field("per_message_deflate", &self.per_message_deflate)
             .finish_non_exhaustive()
     }
 }
@@ -244,6 +252,7 @@ impl Default for EngineConfig {
             release_large_buffers: true,
             ws_read_buffer: 1024,
             ws_write_buffer: 16 * 1024,
+            per_message_deflate: None,
         }
     }
 }

@@ -264,7 +264,7 @@ async fn handle<H: EngineHandler>(
                 _ => EngineError::BadRequest.response(cors, &parts.headers),
             },
             TransportKind::Websocket => {
-                let Some(upgrade) = Upgrade::from_parts(&mut parts) else {
+                let Some(upgrade) = Upgrade::from_parts(&mut parts, &engine.config) else {
                     return EngineError::BadRequest.response(cors, &parts.headers);
                 };
                 if session.socket.transport() != TransportKind::Polling
@@ -327,7 +327,7 @@ async fn handle<H: EngineHandler>(
             )
         }
         TransportKind::Websocket => {
-            let Some(upgrade) = Upgrade::from_parts(&mut parts) else {
+            let Some(upgrade) = Upgrade::from_parts(&mut parts, &engine.config) else {
                 return EngineError::BadRequest.response(cors, &parts.headers);
             };
             let serving = engine.clone();

@@ -15,8 +15,8 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use gateway_core::engineio::Packet;
 use gateway_core::websocket::{
-    accept_key, encode_close, encode_close_with_reason, encode_header, CloseCode, FrameKind,
-    FrameReader, ProtocolError, WsMessage,
+    accept_key, encode_close, encode_close_with_reason, encode_header, encode_header_rsv1,
+    CloseCode, FrameKind, FrameReader, ProtocolError, WsMessage,
 };
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use http::{HeaderValue, Method, StatusCode};
@@ -47,6 +47,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsIo for T {}
 pub(crate) struct Upgrade {
     on_upgrade: OnUpgrade,
     accept: HeaderValue,
+    /// The `Sec-WebSocket-Extensions` answer: permessage-deflate accepted.
+    extensions: Option<&'static str>,
+}
+
+/// The `Sec-WebSocket-Extensions` answer to a request's headers: `Some` when compression is
+/// on (`per_message_deflate`) and the client offered an acceptable `permessage-deflate`.
+pub(crate) fn negotiate_deflate<'a>(
+    config: &EngineConfig,
+    headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Option<&'static str> {
+    config.per_message_deflate?;
+    let offers = headers
+        .filter(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .filter_map(|(_, value)| std::str::from_utf8(value).ok());
+    gateway_core::permessage_deflate::negotiate(offers)
 }
 
 /// The `Sec-WebSocket-Key` among an upgrade request's headers (`Connection: upgrade`,
@@ -82,7 +97,10 @@ fn has_token(value: &[u8], token: &str) -> bool {
 impl Upgrade {
     /// Checks an HTTP/1.1 upgrade request (`GET`, `Connection: upgrade`,
     /// `Upgrade: websocket`, version 13, a key); `None` when it is not one.
-    pub(crate) fn from_parts(parts: &mut http::request::Parts) -> Option<Self> {
+    pub(crate) fn from_parts(
+        parts: &mut http::request::Parts,
+        config: &EngineConfig,
+    ) -> Option<Self> {
         if parts.method != Method::GET {
             return None;
         }
@@ -92,8 +110,17 @@ impl Upgrade {
             .map(|(n, v)| (n.as_str(), v.as_bytes()));
         let key = upgrade_key(headers)?;
         let accept = HeaderValue::try_from(accept_key(key)).ok()?;
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()));
+        let extensions = negotiate_deflate(config, headers);
         let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
-        Some(Self { on_upgrade, accept })
+        Some(Self {
+            on_upgrade,
+            accept,
+            extensions,
+        })
     }
 
     /// Answers `101 Switching Protocols` and runs `serve` on the connection once the
@@ -104,10 +131,12 @@ impl Upgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let limits = Limits::from(config);
+        let deflate = self.extensions.and(config.per_message_deflate);
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             if let Ok(upgraded) = on_upgrade.await {
-                serve(WsConn::new(TokioIo::new(upgraded), limits, BytesMut::new())).await;
+                let ws = WsConn::new(TokioIo::new(upgraded), limits, BytesMut::new());
+                serve(ws.with_deflate(deflate)).await;
             }
         });
         let mut response = Response::new(axum::body::Body::empty());
@@ -116,6 +145,12 @@ impl Upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
         headers.insert(SEC_WEBSOCKET_ACCEPT, self.accept);
+        if let Some(extensions) = self.extensions {
+            headers.insert(
+                http::header::SEC_WEBSOCKET_EXTENSIONS,
+                HeaderValue::from_static(extensions),
+            );
+        }
         response
     }
 }
@@ -155,6 +190,8 @@ pub(crate) struct WsConn<IO> {
     /// The read buffer grew past its resting size for a large message: it is replaced by
     /// a small one once that message is taken out of it.
     grown: bool,
+    /// permessage-deflate negotiated: messages of at least this many bytes are compressed.
+    deflate: Option<u32>,
 }
 
 impl<IO: WsIo> WsConn<IO> {
@@ -167,7 +204,17 @@ impl<IO: WsIo> WsConn<IO> {
             wbuf: Vec::new(),
             limits,
             grown: false,
+            deflate: None,
         }
+    }
+
+    /// Compression negotiated (`threshold`: the smallest message compressed), or not.
+    pub(crate) fn with_deflate(mut self, threshold: Option<usize>) -> Self {
+        if let Some(threshold) = threshold {
+            self.deflate = Some(u32::try_from(threshold).unwrap_or(u32::MAX));
+            self.reader = FrameReader::new(self.limits.max_message).with_deflate(true);
+        }
+        self
     }
 
     /// Queues bytes to send before the first frame (the handshake answer), so that both
@@ -229,7 +276,22 @@ impl<IO: WsIo> WsConn<IO> {
     }
 
     /// Queues a frame; payloads above the copy threshold are written at once, in place.
+    /// With compression, data messages from the threshold on are compressed into the queue.
     async fn queue(&mut self, kind: FrameKind, payload: &[u8], limit: Duration) -> io::Result<()> {
+        if let Some(threshold) = self.deflate {
+            if payload.len() >= threshold as usize
+                && matches!(kind, FrameKind::Text | FrameKind::Binary)
+            {
+                let mut packed = Vec::new();
+                gateway_core::permessage_deflate::deflate(payload, &mut packed);
+                encode_header_rsv1(&mut self.wbuf, kind, packed.len(), true);
+                self.wbuf.extend_from_slice(&packed);
+                if self.wbuf.len() > self.limits.copy_threshold {
+                    return self.flush(limit).await;
+                }
+                return Ok(());
+            }
+        }
         if payload.len() <= self.limits.copy_threshold {
             self.queue_frame(kind, payload);
             return Ok(());

@@ -267,6 +267,15 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Turns WebSocket compression on (socket.io's `perMessageDeflate`, off by default):
+    /// messages of at least `threshold` bytes (socket.io uses 1024) are compressed for
+    /// clients that offer `permessage-deflate`; see
+    /// [`EngineConfig::per_message_deflate`].
+    pub fn per_message_deflate(mut self, threshold: usize) -> Self {
+        self.engine.per_message_deflate = Some(threshold);
+        self
+    }
+
     /// Namespaces one connection may be connected to at once (default 256). A CONNECT
     /// beyond it is refused with a `connect_error` ("Too many namespaces on this
     /// connection"); the connection and its other namespaces stay.

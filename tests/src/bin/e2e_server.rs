@@ -5,7 +5,8 @@
 //! `MAX_ROOMS` (rooms per socket), `MAX_NAMESPACES` (namespaces per connection), `PING_MS`
 //! (ping interval and timeout, default 1000), `RECOVERY_MS` (turns connection state recovery
 //! on, with this max disconnection duration), `CLIENT_DIST` (serves the browser client from
-//! this `socket.io-client/dist` folder), `PARSER=msgpack` (the MessagePack parser).
+//! this `socket.io-client/dist` folder), `PARSER=msgpack` (the MessagePack parser), `DEFLATE` (WebSocket compression on, with this
+//! threshold in bytes).
 
 use std::time::Duration;
 
@@ -290,6 +291,9 @@ async fn main() -> std::io::Result<()> {
             max_disconnection_duration: Duration::from_millis(ms as u64),
             ..ConnectionStateRecovery::default()
         });
+    }
+    if let Some(threshold) = env("DEFLATE") {
+        builder = builder.per_message_deflate(threshold);
     }
     if std::env::var("PARSER").as_deref() == Ok("msgpack") {
         builder = builder.parser(MsgpackParser);
