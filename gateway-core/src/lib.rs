@@ -13,6 +13,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod date;
 pub mod di;
 pub mod engineio;
 mod json_text;

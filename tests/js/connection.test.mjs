@@ -84,6 +84,22 @@ forEachMode((mode) => {
     }
   });
 
+  it('the handshake serializes as socket.io\'s socket.handshake object', T, async () => {
+    const c = await connect(srv, mode, { auth: { token: 't' }, query: { a: 'b', list: ['x', 'y'] } });
+    const [hs] = await emitAck(c.socket, 'handshake-object');
+    assert.deepStrictEqual(Object.keys(hs), ['headers', 'time', 'address', 'xdomain', 'secure', 'issued', 'url', 'query', 'auth']);
+    assert.equal(hs.headers.host, new URL(srv.url).host);
+    assert.equal(hs.address, '127.0.0.1');
+    assert.equal(hs.xdomain, false);
+    assert.equal(hs.secure, false);
+    assert.ok(Math.abs(hs.issued - Date.now()) < 10_000);
+    assert.equal(new Date(hs.time).getTime(), Math.floor(hs.issued / 1000) * 1000, hs.time);
+    assert.match(hs.url, /^\/socket\.io\/\?/);
+    assert.equal(hs.query.a, 'b');
+    assert.equal(hs.query.EIO, '4');
+    assert.deepStrictEqual(hs.auth, { token: 't' });
+  });
+
   it('events sent before the upgrade completes are delivered', T, async () => {
     // emit immediately (buffered until connect, possibly sent over polling
     // while the websocket probe is in flight)

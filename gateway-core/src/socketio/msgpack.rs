@@ -356,26 +356,10 @@ fn timestamp(body: &[u8]) -> Option<(i64, u32)> {
 
 /// A date as `JSON.stringify` writes it: `"2024-01-02T03:04:05.678Z"`.
 fn write_date(secs: i64, nanos: u32, out: &mut Vec<u8>) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let text = format!(
-        "\"{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z\"",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        nanos / 1_000_000
-    );
-    out.extend_from_slice(text.as_bytes());
+    let ms = secs
+        .saturating_mul(1000)
+        .saturating_add(i64::from(nanos / 1_000_000));
+    crate::json_text::write_string(&crate::date::iso_string(ms), out);
 }
 
 /// Encodes a packet of the text form (as [`super::Encoder`] makes them) as one MessagePack

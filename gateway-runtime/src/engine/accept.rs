@@ -241,7 +241,10 @@ fn websocket_handshake<H: EngineHandler>(
     addr: SocketAddr,
 ) -> Option<Handshake> {
     let config = &engine.config;
-    if !config.transports.websocket || engine.shutting_down.load(Ordering::Acquire) {
+    if !config.transports.websocket
+        || engine.shutting_down.load(Ordering::Acquire)
+        || config.allow_request_async.is_some()
+    {
         return None;
     }
     if req.method? != "GET" || req.version? != 1 {

@@ -119,6 +119,17 @@ impl Cors {
 /// with HTTP 403 and the message.
 pub type AllowRequest = Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync>;
 
+/// [`AllowRequest`] that may wait (a database or a rate service): the future gets what it
+/// needs from the request before it is returned (it cannot borrow it).
+pub type AllowRequestAsync = Arc<
+    dyn Fn(
+            &http::request::Parts,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Engine.IO server options. Defaults match socket.io's.
 ///
 /// ```
@@ -168,6 +179,10 @@ pub struct EngineConfig {
     pub cors: Cors,
     /// Optional admission check on handshakes.
     pub allow_request: Option<AllowRequest>,
+    /// Optional admission check on handshakes that may wait (socket.io's `allowRequest`
+    /// with its callback); runs after `allow_request`. Handshakes then all go through the
+    /// HTTP stack (the WebSocket fast path cannot wait).
+    pub allow_request_async: Option<AllowRequestAsync>,
     /// Sessions open at once, over all clients (default: no limit). A handshake beyond it
     /// is refused with HTTP 403 `{"code":4,"message":"Too many connections"}`; open
     /// sessions are not affected.
@@ -246,6 +261,7 @@ impl Default for EngineConfig {
             max_buffered_bytes: 8 * 1024 * 1024,
             cors: Cors::default(),
             allow_request: None,
+            allow_request_async: None,
             max_connections: None,
             max_connections_per_ip: None,
             max_handshakes_per_ip: None,

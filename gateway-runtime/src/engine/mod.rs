@@ -44,7 +44,7 @@ mod websocket;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-pub use config::{AllowOrigin, AllowRequest, Cors, EngineConfig, Transports};
+pub use config::{AllowOrigin, AllowRequest, AllowRequestAsync, Cors, EngineConfig, Transports};
 pub use handler::{CloseReason, EngineHandler, Message};
 pub(crate) use http::query_pairs;
 pub use listen::{bind, shutdown_signal, DEFAULT_BACKLOG};

@@ -299,6 +299,11 @@ async fn handle<H: EngineHandler>(
             return EngineError::Forbidden.response_with(Some(&message), cors, &parts.headers);
         }
     }
+    if let Some(allow) = &engine.config.allow_request_async {
+        if let Err(message) = allow(&parts).await {
+            return EngineError::Forbidden.response_with(Some(&message), cors, &parts.headers);
+        }
+    }
     let remote_addr = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -61,3 +61,59 @@ impl Handshake {
             .unwrap_or(0)
     }
 }
+
+/// Written as socket.io's `socket.handshake` object, so a handler can send it to a client
+/// or log it as Node code would: `headers` (lower-case names), `time` (as
+/// `String(new Date())`, UTC), `address`, `xdomain` (an `Origin` header came), `secure`
+/// (false: TLS ends before this server), `issued` (ms since the epoch), `url`, `query` (a
+/// repeated key gives an array) and `auth`.
+///
+/// ```no_run
+/// # use gateway_runtime::socketio::Socket;
+/// # fn f(socket: Socket) {
+/// let _ = socket.emit("handshake", socket.handshake());
+/// # }
+/// ```
+impl serde::Serialize for Handshake {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use serde_json::Value;
+        let mut headers = serde_json::Map::new();
+        for (name, value) in self.headers() {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            match headers.get_mut(name.as_str()) {
+                Some(Value::String(joined)) => {
+                    joined.push_str(", ");
+                    joined.push_str(&value);
+                }
+                _ => {
+                    headers.insert(name.as_str().to_owned(), Value::String(value));
+                }
+            }
+        }
+        let mut query = serde_json::Map::new();
+        for (key, value) in self.query_pairs() {
+            match query.get_mut(&key) {
+                Some(Value::Array(list)) => list.push(Value::String(value)),
+                Some(first) => *first = Value::Array(vec![first.take(), Value::String(value)]),
+                None => {
+                    query.insert(key, Value::String(value));
+                }
+            }
+        }
+        let mut map = serializer.serialize_map(Some(9))?;
+        map.serialize_entry("headers", &headers)?;
+        map.serialize_entry("time", &gateway_core::date::js_string(self.issued() as i64))?;
+        map.serialize_entry("address", &self.address().map(|a| a.ip().to_string()))?;
+        map.serialize_entry(
+            "xdomain",
+            &self.headers().contains_key(http::header::ORIGIN),
+        )?;
+        map.serialize_entry("secure", &false)?;
+        map.serialize_entry("issued", &self.issued())?;
+        map.serialize_entry("url", &self.url())?;
+        map.serialize_entry("query", &query)?;
+        map.serialize_entry("auth", &self.auth)?;
+        map.end()
+    }
+}

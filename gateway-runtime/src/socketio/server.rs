@@ -267,6 +267,34 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Checks each handshake before a session is opened (socket.io's `allowRequest`):
+    /// `Err(message)` refuses it with HTTP 403 and the message. The check may wait; it
+    /// takes what it needs from the request before its future starts.
+    ///
+    /// ```
+    /// use gateway_runtime::socketio::SocketIo;
+    /// let io = SocketIo::builder()
+    ///     .allow_request(|req| {
+    ///         let origin = req.headers.get("origin").cloned();
+    ///         async move {
+    ///             match origin {
+    ///                 Some(o) if o == "https://example.com" => Ok(()),
+    ///                 _ => Err("origin not allowed".to_string()),
+    ///             }
+    ///         }
+    ///     })
+    ///     .build();
+    /// # let _ = io;
+    /// ```
+    pub fn allow_request<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.engine.allow_request_async = Some(Arc::new(move |parts| Box::pin(check(parts))));
+        self
+    }
+
     /// Turns WebSocket compression on (socket.io's `perMessageDeflate`, off by default):
     /// messages of at least `threshold` bytes (socket.io uses 1024) are compressed for
     /// clients that offer `permessage-deflate`; see

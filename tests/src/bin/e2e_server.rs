@@ -194,6 +194,11 @@ fn register(socket: &Socket) {
         let close: bool = args.get(0).unwrap_or(false);
         socket.disconnect(close);
     });
+    socket.on("handshake-object", |socket, _args, ack| async move {
+        if let Some(ack) = ack {
+            let _ = ack.send(&(socket.handshake(),));
+        }
+    });
     socket.on("handshake", |socket, _args, ack| async move {
         let h = socket.handshake();
         let query: serde_json::Map<String, Value> = h
