@@ -266,11 +266,19 @@ impl FrameReader {
 
 impl FrameReader {
     /// A whole data message, inflated when it was compressed.
+    #[inline(always)]
     fn finish(&self, op: u8, data: BytesMut, compressed: bool) -> Result<WsMessage, ProtocolError> {
         if !compressed {
             return Ok(data_message(op, data.freeze()));
         }
-        match crate::permessage_deflate::inflate(&data, self.max_message) {
+        self.inflated(op, &data)
+    }
+
+    /// A compressed message, inflated (off the common path).
+    #[cold]
+    #[inline(never)]
+    fn inflated(&self, op: u8, data: &[u8]) -> Result<WsMessage, ProtocolError> {
+        match crate::permessage_deflate::inflate(data, self.max_message) {
             Ok(inflated) => Ok(data_message(op, inflated.into())),
             Err(crate::permessage_deflate::InflateError::TooLarge) => Err(ProtocolError {
                 code: CloseCode::TOO_BIG,
@@ -336,11 +344,13 @@ pub enum FrameKind {
 /// encode_header(&mut out, FrameKind::Text, 5);
 /// assert_eq!(out, [0x81, 5]);
 /// ```
+#[inline]
 pub fn encode_header(out: &mut Vec<u8>, kind: FrameKind, len: usize) {
     encode_header_rsv1(out, kind, len, false);
 }
 
 /// [`encode_header`] with RSV1 set when `compressed` (a permessage-deflate message).
+#[inline]
 pub fn encode_header_rsv1(out: &mut Vec<u8>, kind: FrameKind, len: usize, compressed: bool) {
     let op = match kind {
         FrameKind::Text => opcode::TEXT,

@@ -155,6 +155,7 @@ impl Client {
 
     /// Handles a decoded packet: `attachments` are its binary values when they came with
     /// it (a binary parser), `None` when `expected` of them follow (the JSON parser).
+    #[inline(always)]
     fn route(
         self: &Arc<Self>,
         kind: PacketKind,
