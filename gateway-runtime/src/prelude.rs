@@ -9,6 +9,7 @@ pub use gateway_macros::{
 pub use serde::{Deserialize, Serialize};
 pub use validator::Validate;
 
+pub use crate::app::GatewayRef;
 pub use crate::app::{
     App, ArgumentMetadata, Checkable, Exception, ExceptionFilter, ExecutionContext, FilterHost,
     Guard, Interceptor, Module, Next, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit,

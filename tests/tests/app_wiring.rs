@@ -169,3 +169,109 @@ async fn modules_scope_providers_by_their_exports() {
         .unwrap_err();
     assert!(err.to_string().contains("imports `Nope`"), "{err}");
 }
+
+/// A gateway reached from a service (NestJS: a service injecting the gateway).
+#[gateway(namespace = "/notices")]
+struct NoticeGateway {
+    #[websocket_server]
+    io: SocketIo,
+    notifier: Arc<Notifier>,
+}
+
+impl NoticeGateway {
+    fn notice(&self, text: &str) {
+        let _ = self.io.of("/notices").emit("notice", text);
+    }
+}
+
+#[gateway]
+impl NoticeGateway {
+    /// The service calls back into the gateway: the two inject each other.
+    #[subscribe_message("announce")]
+    fn announce(&self, #[message_body] text: String) -> bool {
+        self.notifier.announce(&text)
+    }
+}
+
+#[injectable]
+struct Notifier {
+    gateway: Arc<gateway_runtime::app::GatewayRef<NoticeGateway>>,
+}
+
+impl Notifier {
+    fn announce(&self, text: &str) -> bool {
+        self.gateway.get().notice(&format!("announced: {text}"));
+        true
+    }
+}
+
+#[injectable]
+struct NeedsGatewayDirectly {
+    _gateway: Arc<NoticeGateway>,
+}
+
+#[tokio::test]
+async fn services_reach_gateways_through_gateway_ref_and_app_get_finds_them() {
+    let app = TestApp::start(
+        App::builder()
+            .provider_type::<Notifier>()
+            .gateway::<NoticeGateway>(),
+    )
+    .await
+    .unwrap();
+    let mut c = app.client("/notices").await.unwrap();
+    assert_eq!(
+        c.emit_with_ack("announce", &("hi",), T).await.unwrap(),
+        vec![json!(true)]
+    );
+    assert_eq!(
+        c.expect_event("notice", T).await.unwrap()[0],
+        json!("announced: hi")
+    );
+    // From outside, as an HTTP route would: the app hands out the gateway itself.
+    app.app
+        .get::<NoticeGateway>()
+        .unwrap()
+        .notice("from outside");
+    assert_eq!(
+        c.expect_event("notice", T).await.unwrap()[0],
+        json!("from outside")
+    );
+    app.app
+        .get::<Notifier>()
+        .unwrap()
+        .gateway
+        .get()
+        .notice("through the service");
+    assert_eq!(
+        c.expect_event("notice", T).await.unwrap()[0],
+        json!("through the service")
+    );
+}
+
+#[tokio::test]
+async fn a_provider_injecting_a_gateway_itself_is_told_about_gateway_ref() {
+    let err = App::builder()
+        .provider_type::<Notifier>()
+        .provider_type::<NeedsGatewayDirectly>()
+        .gateway::<NoticeGateway>()
+        .build()
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`NeedsGatewayDirectly` depends on the gateway `NoticeGateway`")
+            && msg.contains("Arc<GatewayRef<NoticeGateway>>"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_build_error_prints_its_message_when_main_returns_it() {
+    let err = App::builder().gateway::<First>().build().await.unwrap_err();
+    // `fn main() -> Result<(), Box<dyn Error>>` prints the Debug form.
+    let boxed: Box<dyn std::error::Error> = Box::new(err);
+    let printed = format!("{boxed:?}");
+    assert!(printed.starts_with("no provider for `"), "{printed}");
+    assert!(printed.contains("Greeting"), "{printed}");
+}

@@ -18,8 +18,8 @@ use super::pipeline::{self, ResolvedHandler};
 use super::wiring::{self, GatewayInstance};
 use crate::socketio::{Args, SocketIo, SocketIoBuilder};
 
-/// Why the application could not start.
-#[derive(Debug)]
+/// Why the application could not start. Its `Debug` form is its message, so that
+/// `main` returning `build().await?` prints what to fix rather than the enum.
 pub enum BuildError {
     /// The provider graph is incomplete or cyclic.
     Di(DiError),
@@ -33,6 +33,12 @@ impl std::fmt::Display for BuildError {
             BuildError::Di(e) => e.fmt(f),
             BuildError::Config(m) => f.write_str(m),
         }
+    }
+}
+
+impl std::fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 
@@ -58,6 +64,10 @@ pub(crate) struct GatewayDecl {
         &SocketIo,
         Option<&crate::socketio::Namespace>,
     ) -> Result<GatewayInstance, BuildError>,
+    /// Registers the gateway's empty [`GatewayRef`](super::GatewayRef).
+    register_ref: fn(&mut Registry),
+    /// Fills it once the gateway is built.
+    pub(crate) fill_ref: fn(&Container, &AnyGateway),
 }
 
 fn gateway_decl<G: Gateway>() -> GatewayDecl {
@@ -75,6 +85,8 @@ fn gateway_decl<G: Gateway>() -> GatewayDecl {
         options: G::options(),
         deps: deps::<G>,
         instantiate: wiring::instantiate::<G>,
+        register_ref: super::GatewayRef::<G>::register,
+        fill_ref: super::GatewayRef::<G>::fill,
     }
 }
 
@@ -228,9 +240,16 @@ impl App {
         &self.io
     }
 
-    /// A provider.
+    /// A provider, or a gateway (NestJS's `app.get(ChatGateway)`).
     pub fn get<T: Send + Sync + 'static>(&self) -> Result<Arc<T>, DiError> {
-        self.container.get()
+        match self.container.get() {
+            Ok(provider) => Ok(provider),
+            Err(e) => self
+                .container
+                .try_get::<super::GatewayRef<T>>()
+                .and_then(|g| g.try_get())
+                .ok_or(e),
+        }
     }
 
     /// The engine's router, to merge with other axum routes.
@@ -491,7 +510,13 @@ impl AppBuilder {
         // `Arc<SocketIo>` and emit from construction on.
         let io = wiring::configure(socketio, &decls)?.build();
         registry.value(io.clone());
-        let container = registry.build().await?;
+        for (_, decl) in &decls {
+            (decl.register_ref)(&mut registry);
+        }
+        let container = registry
+            .build()
+            .await
+            .map_err(|e| gateway_hint(e, &decls))?;
         wiring::install(
             &io,
             &container,
@@ -501,6 +526,22 @@ impl AppBuilder {
         .await?;
         Ok(App { io, container })
     }
+}
+
+/// A provider that depends on a gateway itself gets told how to reach it.
+fn gateway_hint(e: DiError, decls: &[(usize, GatewayDecl)]) -> BuildError {
+    if let DiError::Missing { missing, chain } = &e {
+        let short = missing.rsplit("::").next().unwrap_or(missing);
+        if let Some((_, decl)) = decls.iter().find(|(_, d)| d.name == short) {
+            let by = chain.last().copied().unwrap_or("a provider");
+            let by = by.rsplit("::").next().unwrap_or(by);
+            return BuildError::Config(format!(
+                "`{by}` depends on the gateway `{}`: gateways are built after the providers (they inject them), so a provider holds `Arc<GatewayRef<{}>>` instead and calls `.get()` when it needs the gateway (NestJS: injecting the gateway, with `forwardRef`)",
+                decl.name, decl.name
+            ));
+        }
+    }
+    BuildError::Di(e)
 }
 
 /// Runs a lifecycle hook with panics caught; errors go through the filters.

@@ -12,6 +12,7 @@ mod context;
 mod enhancers;
 mod exception;
 mod gateway;
+mod gateway_ref;
 mod pipeline;
 mod reply;
 mod wiring;
@@ -29,6 +30,7 @@ pub use gateway::{
     OnGatewayDisconnect, OnGatewayInit,
 };
 pub use gateway_core::di::{Container, Dependency, DiError, Injectable};
+pub use gateway_ref::GatewayRef;
 pub use pipeline::{exception_payload, extract, ValidateFn};
 pub(crate) use reply::any_reply;
 pub use reply::{IntoReply, Reply, ReplyStream, WsResponse};

@@ -189,6 +189,7 @@ pub(crate) async fn install(
             NamespaceSpec::Regex(_) => None,
         };
         let instance = (decl.instantiate)(c, io, ns.as_ref())?;
+        (decl.fill_ref)(c, &instance.instance);
         match groups.iter_mut().find(|g| g.spec == spec) {
             Some(g) => g.gateways.push(instance),
             None => groups.push(Group {
