@@ -63,31 +63,69 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
                 other => cx.error(other, "`namespace` is a string (\"/chat\") or `regex(\"...\")`"),
             },
             "ack_errors" => sets.push(quote!(o.ack_errors = ::std::option::Option::Some(#v);)),
-            "path" => sets.push(quote!(o.path = ::std::option::Option::Some(::std::string::String::from(#v));)),
-            "ping_interval" => sets.push(quote!(o.ping_interval = ::std::option::Option::Some(::std::time::Duration::from_millis(#v));)),
-            "ping_timeout" => sets.push(quote!(o.ping_timeout = ::std::option::Option::Some(::std::time::Duration::from_millis(#v));)),
+            "path" => match str_lit(v) {
+                Some(path) if path.starts_with('/') => sets.push(quote!(o.path = ::std::option::Option::Some(::std::string::String::from(#path));)),
+                _ => cx.error(v, "`path` is a string starting with `/`, e.g. `path = \"/socket.io/\"`"),
+            },
+            "ping_interval" | "ping_timeout" => {
+                let ms = match v {
+                    Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => match duration_ms(&s.value()) {
+                        Some(ms) => quote!(#ms),
+                        None => {
+                            cx.error(s, format!("`{key}` is a duration: milliseconds (`{key} = 25000`) or a string with a unit (`{key} = \"25s\"`, \"500ms\", \"2m\")"));
+                            continue;
+                        }
+                    },
+                    Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => {
+                        cx.error(f, format!("`{key}` is whole milliseconds (`{key} = 25000`) or a string with a unit (`\"2.5s\"` is not: write `2500`)"));
+                        continue;
+                    }
+                    other => quote!(#other),
+                };
+                let field = syn::Ident::new(&key, proc_macro2::Span::call_site());
+                sets.push(quote!(o.#field = ::std::option::Option::Some(::std::time::Duration::from_millis(#ms));));
+            }
             "max_payload" => sets.push(quote!(o.max_payload = ::std::option::Option::Some(#v);)),
             "max_buffered_bytes" => sets.push(quote!(o.max_buffered_bytes = ::std::option::Option::Some(#v);)),
+            "credentials" => match v {
+                Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => sets.push(quote!(o.cors_credentials = ::std::option::Option::Some(#b);)),
+                other => cx.error(other, "`credentials` is `true` or `false` (CORS `Access-Control-Allow-Credentials`)"),
+            },
             "transports" | "cors" => {
-                let Expr::Array(arr) = v else {
-                    cx.error(v, format!("`{key}` is a list of strings, e.g. `{key} = [\"websocket\"]`"));
-                    continue;
-                };
-                if key == "transports" {
-                    for e in &arr.elems {
-                        match str_lit(e).as_deref() {
-                            Some("polling") | Some("websocket") => {}
-                            _ => cx.error(e, "a transport is \"polling\" or \"websocket\""),
+                // One string, a list of strings, or (cors) `true` for any origin.
+                let items: Vec<Expr> = match v {
+                    Expr::Array(arr) => arr.elems.iter().cloned().collect(),
+                    Expr::Lit(ExprLit { lit: Lit::Str(_), .. }) => vec![v.clone()],
+                    Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) if key == "cors" => {
+                        if b.value {
+                            vec![syn::parse_quote!("*")]
+                        } else {
+                            continue;
                         }
                     }
+                    _ => {
+                        let example = if key == "cors" {
+                            "`cors = \"*\"`, `cors = true` or `cors = [\"https://app.example.com\"]`"
+                        } else {
+                            "`transports = [\"websocket\"]`"
+                        };
+                        cx.error(v, format!("`{key}` is a string or a list of strings, e.g. {example}"));
+                        continue;
+                    }
+                };
+                for e in &items {
+                    match (key.as_str(), str_lit(e).as_deref()) {
+                        ("transports", Some("polling" | "websocket")) | ("cors", Some(_)) => {}
+                        ("transports", _) => cx.error(e, "a transport is \"polling\" or \"websocket\""),
+                        _ => cx.error(e, "an origin is a string: \"*\" or \"https://app.example.com\""),
+                    }
                 }
-                let items = arr.elems.iter();
                 let field = if key == "cors" { quote!(cors_origins) } else { quote!(transports) };
                 sets.push(quote!(o.#field = ::std::option::Option::Some(::std::vec![#(::std::string::String::from(#items)),*]);));
             }
             _ => cx.error(
                 &nv.path,
-                "unknown gateway option; expected one of: namespace, ack_errors, path, ping_interval, ping_timeout, max_payload, max_buffered_bytes, transports, cors",
+                "unknown gateway option; expected one of: namespace, ack_errors, path, ping_interval, ping_timeout, max_payload, max_buffered_bytes, transports, cors, credentials",
             ),
         }
     }
@@ -97,6 +135,22 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
         #(#sets)*
         o
     })
+}
+
+/// Milliseconds of a duration written with a unit: `"25s"`, `"500ms"`, `"2m"`, `"1h"`.
+fn duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
 }
 
 fn regex_syntax_check(pattern: &str) -> Result<(), String> {
@@ -172,7 +226,32 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
         };
     };
     match cx.check() {
-        Some(errors) => quote!(#item #errors),
+        // With the errors, an impl that type-checks, so that the only messages are the
+        // ones above (not a later "`X: Gateway` is not satisfied").
+        Some(errors) => quote! {
+            #item
+            #errors
+            #[doc(hidden)]
+            const _: () = {
+                impl #p::Gateway for #name {
+                    const NAME: &'static str = #name_str;
+                    fn options() -> #p::GatewayOptions { ::std::default::Default::default() }
+                    fn dependencies() -> ::std::vec::Vec<#p::Dependency> { ::std::vec::Vec::new() }
+                    fn construct(
+                        _: &#p::Container,
+                        _: &#p::SocketIo,
+                        _: ::std::option::Option<&#p::Namespace>,
+                    ) -> ::std::result::Result<Self, #p::DiError> {
+                        ::std::unreachable!()
+                    }
+                    fn enhancers() -> #p::Enhancers { ::std::default::Default::default() }
+                    fn metadata() -> ::std::vec::Vec<(&'static str, #p::Value)> { ::std::vec::Vec::new() }
+                    fn hooks() -> #p::Hooks<Self> {
+                        #p::Hooks { after_init: None, connection: None, disconnect: None }
+                    }
+                }
+            };
+        },
         None => quote!(#item #generated),
     }
 }

@@ -14,9 +14,68 @@ mod injectable;
 use proc_macro::TokenStream;
 use quote::quote;
 
-/// Declares a gateway. On a struct: `#[gateway(namespace = "/chat", ...)]`, whose `Arc<T>`
-/// fields are injected and whose `#[websocket_server]` field receives the server handle. On
-/// the struct's impl block: `#[gateway]`, collecting its `#[subscribe_message]` handlers.
+/// Declares a gateway (NestJS's `@WebSocketGateway`). On a struct:
+/// `#[gateway(namespace = "/chat", ...)]`; on its impl block: `#[gateway]`, which collects
+/// the `#[subscribe_message]` handlers (several impl blocks may carry it).
+///
+/// # Options (`#[gateway(name = value, ...)]`, all optional)
+///
+/// | option | type, unit | default | NestJS / socket.io |
+/// |---|---|---|---|
+/// | `namespace` | string starting with `/`, or `regex("^/room-\\d+$")` (dynamic namespaces) | `"/"` | `namespace` |
+/// | `ack_errors` | `bool`: errors go to the client's ack callback when it gave one, instead of the `exception` event | `false` | — |
+/// | `path` | string, the engine path | `"/socket.io/"` | `path` |
+/// | `ping_interval` | milliseconds (`25000`) or a string with a unit (`"25s"`, `"500ms"`, `"2m"`, `"1h"`) | 25 s | `pingInterval` |
+/// | `ping_timeout` | as `ping_interval` | 20 s | `pingTimeout` |
+/// | `max_payload` | bytes (`1_000_000`) | 1 000 000 | `maxHttpBufferSize` |
+/// | `max_buffered_bytes` | bytes a slow client may have queued unsent | 8 MiB | — |
+/// | `transports` | `"websocket"`, `"polling"` or a list of them | both | `transports` |
+/// | `cors` | `"*"`/`true` (any origin), one origin, or a list of origins | no CORS headers | `cors: { origin }` |
+/// | `credentials` | `bool`, CORS `Access-Control-Allow-Credentials` | `false` | `cors: { credentials }` |
+///
+/// Engine options (`path`, `ping_*`, `max_*`, `transports`, `cors`, `credentials`) apply
+/// to the one server all gateways share: two gateways setting different values is a
+/// startup error naming both. The rest of socket.io's options are on
+/// `App::builder().socketio(|io| ..)`.
+///
+/// # Fields
+///
+/// - `Arc<T>`: injected from the providers (`constructor(private chat: ChatService)`);
+///   a missing provider fails at startup, naming the type and who needed it.
+/// - `#[websocket_server] io: SocketIo` (or `Namespace` for the gateway's own namespace,
+///   not with a regex namespace): NestJS's `@WebSocketServer() server`.
+/// - `#[default] field: T`: built with `Default`.
+///
+/// # Enhancers and hooks
+///
+/// `#[use_guards]`, `#[use_connection_guards]`, `#[use_pipes]`, `#[use_interceptors]`,
+/// `#[use_filters]`, `#[set_metadata]`, `#[throttle]`, `#[skip_throttle]` go on the struct
+/// (every handler) or on a handler. Lifecycle hooks are trait impls: `OnGatewayInit`
+/// (`afterInit`), `OnGatewayConnection` (`handleConnection`), `OnGatewayDisconnect`
+/// (`handleDisconnect`). A service reaches the gateway through `GatewayRef<G>`.
+///
+/// ```
+/// use gateway_runtime::prelude::*;
+///
+/// #[injectable]
+/// struct ChatService;
+///
+/// #[gateway(namespace = "/chat", cors = "*", ping_interval = "10s", transports = "websocket")]
+/// struct ChatGateway {
+///     #[websocket_server]
+///     io: SocketIo,
+///     chat: Arc<ChatService>,
+/// }
+///
+/// #[gateway]
+/// impl ChatGateway {
+///     #[subscribe_message("ping")]
+///     fn ping(&self) -> &'static str {
+///         "pong"
+///     }
+/// }
+/// # let _ = App::builder().provider_type::<ChatService>().gateway::<ChatGateway>();
+/// ```
 #[proc_macro_attribute]
 pub fn gateway(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = proc_macro2::TokenStream::from(attr);
@@ -39,8 +98,24 @@ pub fn gateway(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Makes a struct a provider built by the container: its `Arc<T>` fields are injected,
-/// `#[default]` fields use `Default`.
+/// Makes a struct a provider built by the container (NestJS's `@Injectable`): its `Arc<T>`
+/// fields are injected, `#[default]` fields use `Default`. Register it with
+/// `App::builder().provider_type::<T>()`; guards, pipes, interceptors and filters named by
+/// type in `#[use_*]` must be `#[injectable]` (or given as instances).
+///
+/// ```
+/// use gateway_runtime::prelude::*;
+///
+/// struct Config { greeting: String }
+///
+/// #[injectable]
+/// struct Greeter {
+///     config: Arc<Config>,
+///     #[default]
+///     greeted: std::sync::atomic::AtomicU64,
+/// }
+/// # let _ = App::builder().provider(Config { greeting: "hi".into() }).provider_type::<Greeter>();
+/// ```
 #[proc_macro_attribute]
 pub fn injectable(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item2 = proc_macro2::TokenStream::from(item);
@@ -77,43 +152,95 @@ fn reorder(name: &str, attr: TokenStream, item: TokenStream) -> TokenStream {
     quote!(#s).into()
 }
 
-/// Marks a handler of event `"name"` in a `#[gateway]` impl block.
+/// Marks a handler of event `"name"` in a `#[gateway]` impl block (NestJS's
+/// `@SubscribeMessage('name')`). The method may be `async`; it takes `&self` and any of
+/// these parameters, each marked with what it receives:
+///
+/// | parameter | receives | NestJS |
+/// |---|---|---|
+/// | `#[message_body] body: T` | the first argument deserialized into `T` (`serde`); `Vec<T>`/tuples for several; pipes (`ValidationPipe`) run on it | `@MessageBody()` |
+/// | `#[message_body("field")] v: T` | one property of the first argument | `@MessageBody('field')` |
+/// | `#[connected_socket] client: Socket` | the client's socket (`client.id()`, `client.join(..)`, `client.emit(..)`, `client.recovered()`) | `@ConnectedSocket()` |
+/// | `#[ack] ack: AckSender` or `Option<AckSender>` | the acknowledgement callback, to answer with several arguments or none (`ack.send(&(a, b))`, `ack.send(&())`); the return value then sends nothing | the ack callback |
+/// | `#[event_name] name: String` | the event's name | — |
+/// | `#[handshake] h: Handshake` | the connection's handshake (headers, query, auth) | `client.handshake` |
+/// | `#[claims] user: T` | the JWT claims `JwtGuard` verified, deserialized into `T` | `client.data.user` set by an auth guard |
+/// | `#[context] ctx: ExecutionContext` | the execution context (all arguments, metadata, socket) | `ExecutionContext` |
+///
+/// The return value is the acknowledgement (one argument; `()` and `None` send nothing),
+/// `WsResponse { event, data }` emits an event instead, `ReplyStream` emits several, and
+/// `Err(e)` goes to the exception filters (the client gets the `exception` event).
+///
+/// ```
+/// use gateway_runtime::prelude::*;
+/// use gateway_runtime::socketio::Socket;
+///
+/// #[derive(Deserialize, Validate)]
+/// struct Join {
+///     #[validate(length(min = 1, max = 32))]
+///     room: String,
+/// }
+///
+/// #[gateway(namespace = "/chat")]
+/// struct Rooms;
+///
+/// #[gateway]
+/// impl Rooms {
+///     #[subscribe_message("join")]
+///     #[use_pipes(ValidationPipe)]
+///     fn join(&self, #[message_body] body: Join, #[connected_socket] client: Socket) -> bool {
+///         client.join(body.room);
+///         true
+///     }
+/// }
+/// # let _ = App::builder().gateway::<Rooms>();
+/// ```
 #[proc_macro_attribute]
 pub fn subscribe_message(_attr: TokenStream, item: TokenStream) -> TokenStream {
     misplaced("subscribe_message", item)
 }
 
-/// Guards (types built by the container, or instances) for a gateway or a handler.
+/// Guards for a gateway or a handler (NestJS's `@UseGuards`): types built by the container
+/// (`#[use_guards(JwtGuard, RolesGuard)]`) or instance expressions
+/// (`#[use_guards(RolesGuard::new("admin"))]`). A guard refusing a message sends the
+/// client `exception` "Forbidden resource", as NestJS does.
 #[proc_macro_attribute]
 pub fn use_guards(attr: TokenStream, item: TokenStream) -> TokenStream {
     reorder("use_guards", attr, item)
 }
 
-/// Guards run once per connection, before `handle_connection` (gateway struct only).
+/// Guards run once per connection, before `handle_connection` (gateway struct only): a
+/// refusal is the client's `connect_error`. NestJS has no counterpart (it runs guards per
+/// message; authentication at connection is middleware there).
 #[proc_macro_attribute]
 pub fn use_connection_guards(attr: TokenStream, item: TokenStream) -> TokenStream {
     reorder("use_connection_guards", attr, item)
 }
 
-/// Pipes for a gateway or a handler.
+/// Pipes for a gateway or a handler (NestJS's `@UsePipes`), e.g.
+/// `#[use_pipes(ValidationPipe)]`: they run on each `#[message_body]` parameter.
 #[proc_macro_attribute]
 pub fn use_pipes(attr: TokenStream, item: TokenStream) -> TokenStream {
     reorder("use_pipes", attr, item)
 }
 
-/// Interceptors for a gateway or a handler.
+/// Interceptors for a gateway or a handler (NestJS's `@UseInterceptors`): around the
+/// handler, they can change its result or time it.
 #[proc_macro_attribute]
 pub fn use_interceptors(attr: TokenStream, item: TokenStream) -> TokenStream {
     reorder("use_interceptors", attr, item)
 }
 
-/// Exception filters for a gateway or a handler.
+/// Exception filters for a gateway or a handler (NestJS's `@UseFilters`): they turn an
+/// error into what the client receives.
 #[proc_macro_attribute]
 pub fn use_filters(attr: TokenStream, item: TokenStream) -> TokenStream {
     reorder("use_filters", attr, item)
 }
 
-/// Metadata (`key = value`) readable by guards through `ExecutionContext::metadata`.
+/// Metadata (`key = value`, values as JSON literals or arrays) readable by guards through
+/// `ExecutionContext::metadata` (NestJS's `@SetMetadata`, read with `Reflector`):
+/// `#[set_metadata(roles = ["admin"])]`.
 #[proc_macro_attribute]
 pub fn set_metadata(attr: TokenStream, item: TokenStream) -> TokenStream {
     reorder("set_metadata", attr, item)

@@ -48,6 +48,8 @@ pub struct GatewayOptions {
     pub transports: Option<Vec<String>>,
     /// CORS: allowed origins (`"*"` for any).
     pub cors_origins: Option<Vec<String>>,
+    /// CORS: `Access-Control-Allow-Credentials` (cookies and auth headers from browsers).
+    pub cors_credentials: Option<bool>,
 }
 
 impl Default for GatewayOptions {
@@ -55,6 +57,7 @@ impl Default for GatewayOptions {
         Self {
             namespace: NamespaceSpec::Name("/".into()),
             ack_errors: None,
+            cors_credentials: None,
             path: None,
             ping_interval: None,
             ping_timeout: None,

@@ -98,6 +98,7 @@ pub(crate) fn configure(
     let (mut path, mut ping_interval, mut ping_timeout, mut max_payload, mut transports, mut cors) =
         (None, None, None, None, None, None);
     let mut max_buffered_bytes = None;
+    let mut credentials = None;
     for (_, d) in decls {
         let o = &d.options;
         agree("path", &mut path, &o.path, d.name)?;
@@ -117,6 +118,7 @@ pub(crate) fn configure(
         )?;
         agree("transports", &mut transports, &o.transports, d.name)?;
         agree("cors", &mut cors, &o.cors_origins, d.name)?;
+        agree("credentials", &mut credentials, &o.cors_credentials, d.name)?;
     }
     let mut error = None;
     builder = builder.configure(|c| {
@@ -155,6 +157,9 @@ pub(crate) fn configure(
                     ..Cors::default()
                 }
             };
+        }
+        if let Some((on, _)) = credentials {
+            c.cors.credentials = on;
         }
     });
     match error {
