@@ -23,3 +23,21 @@ pub mod validation;
 pub mod __private;
 
 pub use gateway_core as core;
+
+/// The crates a gateway crate uses beside this one, at the versions it was built with, so
+/// that it needs no dependency of its own for them: `serde_json` (`json!` payloads,
+/// `Value`), `futures_util` (streams for `ReplyStream`), `axum` (HTTP routes served beside
+/// the gateways), `tokio` (`#[deps::tokio::main(crate = "gateway_runtime::deps::tokio")]`).
+/// The derives on message bodies (`Deserialize`, `Validate`) expand to paths of `serde`
+/// and `validator`: those two stay in the application's `Cargo.toml`.
+///
+/// ```
+/// use gateway_runtime::deps::serde_json::json;
+/// assert_eq!(json!({"ok": true})["ok"], true);
+/// ```
+pub mod deps {
+    pub use axum;
+    pub use futures_util;
+    pub use serde_json;
+    pub use tokio;
+}

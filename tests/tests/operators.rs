@@ -82,3 +82,34 @@ async fn socket_ids_are_rooms_and_the_namespace_has_the_shortcuts() {
         assert_eq!(client.next_event(T).await.unwrap().0, "v");
     }
 }
+
+/// socket.io's `socket.rooms` lists the socket's own room first; `socket.data` is changed
+/// in place (`data_mut`).
+#[tokio::test]
+async fn own_room_first_and_per_socket_data_changed_in_place() {
+    #[derive(Clone, Default)]
+    struct Counter(u32);
+    let io = SocketIo::builder().build();
+    io.of("/").on_connection(|socket| async move {
+        socket.join("lobby");
+        socket.on("count", |socket, _args, ack| async move {
+            let n = socket.data_mut(|c: &mut Counter| {
+                c.0 += 1;
+                c.0
+            });
+            let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+            if let Some(ack) = ack {
+                let _ = ack.send(&(n, rooms, socket.id().as_str()));
+            }
+        });
+    });
+    let addr = serve_ephemeral(io.router()).await.unwrap().0;
+    let mut c = TestClient::connect(addr, "/socket.io/", "/", None, "")
+        .await
+        .unwrap();
+    let first = c.emit_with_ack("count", &(), T).await.unwrap();
+    assert_eq!(first[0], json!(1));
+    assert_eq!(first[1], json!([first[2].clone(), json!("lobby")]));
+    let second = c.emit_with_ack("count", &(), T).await.unwrap();
+    assert_eq!(second[0], json!(2));
+}

@@ -469,10 +469,14 @@ impl Socket {
         self.0.ns.adapter.del(self.0.id, room);
     }
 
-    /// The rooms this socket is in, its own id room included.
+    /// The rooms this socket is in, its own id room first (as in socket.io's
+    /// `socket.rooms`, where the socket joins its own room at connection). To test one
+    /// room, [`in_room`](Self::in_room) copies nothing (`socket.rooms.has(room)`).
     pub fn rooms(&self) -> Vec<Room> {
-        let mut rooms = self.0.ns.adapter.socket_rooms(self.0.id);
+        let joined = self.0.ns.adapter.socket_rooms(self.0.id);
+        let mut rooms = Vec::with_capacity(joined.len() + 1);
         rooms.push(self.0.id.as_str().into());
+        rooms.extend(joined);
         rooms
     }
 
@@ -514,6 +518,32 @@ impl Socket {
             .unwrap_or_else(|e| e.into_inner())
             .get::<T>()
             .cloned()
+    }
+
+    /// Typed per-socket data changed in place (socket.io's `socket.data`, NestJS's
+    /// `client.data.x = ..`): `f` gets the stored `T`, inserted as `T::default()` first when
+    /// there is none, and its result is returned. The data is the socket's own (restored
+    /// with it by connection state recovery); `f` must not call back into this socket's
+    /// data (the data is locked while it runs).
+    ///
+    /// ```no_run
+    /// # use gateway_runtime::socketio::Socket;
+    /// #[derive(Clone, Default)]
+    /// struct Session { messages: u32, nickname: Option<String> }
+    ///
+    /// fn on_message(client: &Socket) -> u32 {
+    ///     client.data_mut(|s: &mut Session| {
+    ///         s.messages += 1;
+    ///         s.messages
+    ///     })
+    /// }
+    /// ```
+    pub fn data_mut<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> R
+    where
+        T: Clone + Default + Send + Sync + 'static,
+    {
+        let mut extensions = self.0.extensions.lock().unwrap_or_else(|e| e.into_inner());
+        f(extensions.get_or_insert_default::<T>())
     }
 
     /// Disconnects the socket. The client sees "io server disconnect". With `close`, the
