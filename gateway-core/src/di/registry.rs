@@ -13,6 +13,11 @@ type Construct = fn(&Container) -> Result<AnyArc, DiError>;
 type AutoBuild = (fn() -> Vec<Dependency>, Construct);
 
 /// A type that builds itself from other providers. `#[injectable]` implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not built by the container: it is not `#[injectable]`",
+    label = "named by type here, so the container must build it",
+    note = "put `#[injectable]` on `{Self}` (NestJS's `@Injectable()`), or pass an instance instead of the type: `#[use_guards({Self}::new(..))]`, `.provider({Self} {{ .. }})`"
+)]
 pub trait Injectable: Sized + Send + Sync + 'static {
     /// What `construct` will ask the container for.
     fn dependencies() -> Vec<Dependency>;
