@@ -9,6 +9,7 @@
 pub mod adapter;
 pub mod app;
 pub mod engine;
+pub mod guide;
 mod hash;
 pub mod jwt;
 pub mod prelude;
