@@ -258,7 +258,7 @@ pub fn extract<T: DeserializeOwned + 'static>(
                 _ => args.get_all(),
             },
         }
-        .map_err(|e| bad_body(&meta, e))?
+        .map_err(|e| bad_body::<T>(inv, &meta, e))?
     } else {
         let mut json = inv.ctx.body();
         if let Some(field) = meta.field {
@@ -268,7 +268,7 @@ pub fn extract<T: DeserializeOwned + 'static>(
             json = pipe.transform(json, &meta)?;
         }
         // Re-read with the packet's attachments in scope, so binary values still resolve.
-        args_single_with(args, json).map_err(|e| bad_body(&meta, e))?
+        args_single_with(args, &json).map_err(|e| bad_body_in::<T>(&meta, json, e))?
     };
     if !inv.pipes.is_empty() {
         struct Probe<'a, T>(&'a T, Option<ValidateFn<T>>);
@@ -279,7 +279,15 @@ pub fn extract<T: DeserializeOwned + 'static>(
         }
         let probe = Probe(&value, validate);
         for pipe in inv.pipes.iter() {
-            pipe.check(&probe, &meta)?;
+            pipe.check(&probe, &meta).map_err(|e| {
+                crate::validation::with_json_field_names(e, || {
+                    let body = inv.ctx.body();
+                    match meta.field {
+                        Some(field) => body.get(field).cloned().unwrap_or(Value::Null),
+                        None => body,
+                    }
+                })
+            })?;
         }
     }
     Ok(value)
@@ -302,8 +310,11 @@ fn any_body<T: 'static>(args: &Args) -> Option<Result<T, serde_json::Error>> {
 }
 
 /// Deserializes a transformed single argument, keeping binary attachments resolvable.
-fn args_single_with<T: DeserializeOwned>(args: &Args, json: Value) -> Result<T, serde_json::Error> {
-    let text = serde_json::to_string(&json)?;
+fn args_single_with<T: DeserializeOwned>(
+    args: &Args,
+    json: &Value,
+) -> Result<T, serde_json::Error> {
+    let text = serde_json::to_string(json)?;
     let mut wrapped = Args::parse_ack(format!("[{text}]").into_bytes().into()).map_err(|_| {
         <serde_json::Error as serde::de::Error>::custom("invalid transformed value")
     })?;
@@ -311,18 +322,75 @@ fn args_single_with<T: DeserializeOwned>(args: &Args, json: Value) -> Result<T, 
     wrapped.get(0)
 }
 
-fn bad_body(meta: &ArgumentMetadata, e: serde_json::Error) -> Exception {
-    let what = match meta.field {
-        Some(f) => format!("field `{f}` of the message"),
-        None => "the message".to_string(),
-    };
-    WsException::new(format!(
-        "Invalid message: {what} is not a valid `{}`: {e}",
-        short(meta.type_name)
-    ))
-    .into()
+/// The error for a body that does not fit the handler's type: which field (its JSON
+/// path, serde's renames included) and what is wrong, without Rust type names or byte
+/// positions.
+#[cold]
+fn bad_body<T: DeserializeOwned>(
+    inv: &Invocation,
+    meta: &ArgumentMetadata,
+    e: serde_json::Error,
+) -> Exception {
+    let mut body = inv.ctx.body();
+    if let Some(field) = meta.field {
+        body = body.get(field).cloned().unwrap_or(Value::Null);
+    }
+    bad_body_in::<T>(meta, body, e)
 }
 
-fn short(type_name: &str) -> &str {
-    type_name.rsplit("::").next().unwrap_or(type_name)
+#[cold]
+fn bad_body_in<T: DeserializeOwned>(
+    meta: &ArgumentMetadata,
+    body: Value,
+    e: serde_json::Error,
+) -> Exception {
+    // Read again, on this rare path only, to learn where it failed.
+    let (mut path, message) = match serde_path_to_error::deserialize::<_, T>(body) {
+        Err(located) => {
+            let path = located.path().to_string();
+            (
+                if path == "." { String::new() } else { path },
+                located.into_inner().to_string(),
+            )
+        }
+        Ok(_) => (String::new(), e.to_string()),
+    };
+    if let Some(field) = meta.field {
+        path = if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{field}.{path}")
+        };
+    }
+    WsException::new(format!("Invalid message: {}", describe(&path, &message))).into()
+}
+
+/// serde's message made for the client: the field's JSON path first, no byte position,
+/// no Rust type name (`expected struct NewMessage` becomes `expected an object`).
+fn describe(path: &str, message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    let message = match message.find("expected struct ") {
+        Some(at) => format!("{}expected an object", &message[..at]),
+        None => match message.find("expected enum ") {
+            Some(at) => format!("{}expected one of its variants", &message[..at]),
+            None => message.to_string(),
+        },
+    };
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.trim_end_matches('`');
+        let full = if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
+        return format!("`{full}` is missing");
+    }
+    if path.is_empty() {
+        message
+    } else {
+        format!("`{path}`: {message}")
+    }
 }
