@@ -11,7 +11,7 @@
 //! let packet = Packet::decode_text("4hello").unwrap();
 //! assert_eq!(packet.kind(), PacketKind::Message);
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod date;
 pub mod di;

@@ -4,6 +4,8 @@
 //! generates a trait implementation and a static registration; nothing is looked up at run
 //! time. See `gateway_runtime::app` for what the generated code plugs into.
 
+#![deny(missing_docs)]
+
 mod ctxt;
 mod enhancers;
 mod fields;

@@ -4,7 +4,7 @@
 //! - [`engine`]: Engine.IO sessions over long-polling and WebSocket.
 //! - [`socketio`]: namespaces, sockets, rooms, acknowledgements, broadcasts.
 //! - [`adapter`]: room bookkeeping and the contract for multi-node adapters.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod adapter;
 pub mod app;
