@@ -26,6 +26,10 @@ pub mod from_nestjs {
     //! | `throw new WsException('Invalid')` | `Err(WsException::new("Invalid"))` (the client gets NestJS's `exception` event payload) |
     //! | `@UseGuards(AuthGuard)`, `CanActivate` | `#[use_guards(AuthGuard)]`, `impl Guard` |
     //! | `@UsePipes(new ValidationPipe())`, class-validator | `#[use_pipes(ValidationPipe)]`, `#[derive(Validate)]` with `#[validate(..)]` |
+    //! | `new ValidationPipe({ whitelist: true })` | the default: properties the DTO does not declare are ignored by serde |
+    //! | `forbidNonWhitelisted: true` | `#[serde(deny_unknown_fields)]` on the DTO: the client gets an `Invalid message: ..` naming the unknown field and the expected ones |
+    //! | `transform: true` | always: the body is deserialized into the DTO's type (a wrong type is refused with the field's path) |
+    //! | `exceptionFactory: (errors) => new WsException(..)` | an exception filter (`#[use_filters]`) that rewrites the `errors` list, or a `Pipe` of your own that calls `validator` |
     //! | `@UseInterceptors(LoggingInterceptor)`, `NestInterceptor` | `#[use_interceptors(LoggingInterceptor)]`, `impl Interceptor` |
     //! | `@UseFilters(new WsFilter())`, `BaseWsExceptionFilter`, `@Catch()` | `#[use_filters(WsFilter)]`, `impl ExceptionFilter` (`catches` is `@Catch`) |
     //! | `@SetMetadata('roles', ['admin'])` + `Reflector` | `#[set_metadata(roles = ["admin"])]` + `ctx.metadata("roles")` in the guard |
