@@ -263,31 +263,23 @@ impl<'a> Reader<'a> {
                 out.push(b'}');
                 self.attachments.push(self.buf.slice(start..start + len));
             }
-            0x90..=0x9f | 0xdc | 0xdd => {
+            0x90..=0x9f | 0xdc | 0xdd | 0x80..=0x8f | 0xde | 0xdf => {
+                // Arrays and maps: fix forms hold their length in the marker, the others
+                // in the 2 or 4 bytes after it.
                 let len = match marker {
-                    0xdc => self.be(2)? as usize,
-                    0xdd => self.be(4)? as usize,
+                    0xdc | 0xde => self.be(2)? as usize,
+                    0xdd | 0xdf => self.be(4)? as usize,
                     _ => usize::from(marker & 0x0f),
                 };
-                out.push(b'[');
+                let map = matches!(marker, 0x80..=0x8f | 0xde | 0xdf);
+                out.push(if map { b'{' } else { b'[' });
                 for i in 0..len {
                     if i > 0 {
                         out.push(b',');
                     }
-                    self.value(out, depth + 1)?;
-                }
-                out.push(b']');
-            }
-            0x80..=0x8f | 0xde | 0xdf => {
-                let len = match marker {
-                    0xde => self.be(2)? as usize,
-                    0xdf => self.be(4)? as usize,
-                    _ => usize::from(marker & 0x0f),
-                };
-                out.push(b'{');
-                for i in 0..len {
-                    if i > 0 {
-                        out.push(b',');
+                    if !map {
+                        self.value(out, depth + 1)?;
+                        continue;
                     }
                     let key = self
                         .str()
@@ -296,7 +288,7 @@ impl<'a> Reader<'a> {
                     out.push(b':');
                     self.value(out, depth + 1)?;
                 }
-                out.push(b'}');
+                out.push(if map { b'}' } else { b']' });
             }
             // Extension types: notepack's `undefined` (fixext 1, type 0: written as
             // null, as JSON.stringify writes it in an array) and dates (timestamps, or
