@@ -47,6 +47,11 @@ pub trait DynGuard: Send + Sync + 'static {
         &'a self,
         ctx: &'a ExecutionContext,
     ) -> BoxFuture<'a, Result<bool, Exception>>;
+
+    /// The guard's type, for logs.
+    fn guard_name(&self) -> &'static str {
+        "guard"
+    }
 }
 
 impl<G: Guard> DynGuard for G {
@@ -55,6 +60,11 @@ impl<G: Guard> DynGuard for G {
         ctx: &'a ExecutionContext,
     ) -> BoxFuture<'a, Result<bool, Exception>> {
         Box::pin(self.can_activate(ctx))
+    }
+
+    fn guard_name(&self) -> &'static str {
+        let name = std::any::type_name::<G>();
+        name.rsplit("::").next().unwrap_or(name)
     }
 }
 

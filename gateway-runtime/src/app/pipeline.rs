@@ -60,7 +60,14 @@ pub(crate) async fn run_guards(
     ctx: &ExecutionContext,
 ) -> Result<(), Exception> {
     for guard in guards {
-        if !guard.can_activate_dyn(ctx).await? {
+        let allowed = guard.can_activate_dyn(ctx).await;
+        if !matches!(allowed, Ok(true)) {
+            tracing::debug!(
+                socket = %ctx.socket().id(), nsp = ctx.socket().namespace_name(), event = ctx.event(),
+                guard = guard.guard_name(), "refused by a guard"
+            );
+        }
+        if !allowed? {
             return Err(WsException::forbidden().into());
         }
     }

@@ -298,7 +298,17 @@ pub(crate) async fn install(
             match table.get(args.event()).cloned() {
                 Some(handler) => pipeline::run_in_place(handler, socket, args, ack)
                     .unwrap_or_else(|| Box::pin(Done)),
-                None => Box::pin(Done),
+                None => {
+                    if tracing::enabled!(tracing::Level::DEBUG) {
+                        let mut known: Vec<&str> = table.keys().map(String::as_str).collect();
+                        known.sort_unstable();
+                        tracing::debug!(
+                            socket = %socket.id(), nsp = socket.namespace_name(), event = args.event(),
+                            known = ?known, "no handler for this event: ignored"
+                        );
+                    }
+                    Box::pin(Done)
+                }
             }
         });
         let conn_guards: Arc<[Arc<dyn DynGuard>]> = conn_guards.into();

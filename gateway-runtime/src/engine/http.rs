@@ -97,6 +97,12 @@ pub(crate) fn apply_cors(cors: &Cors, req: &HeaderMap, out: &mut HeaderMap) {
         return;
     };
     if !cors.allows(origin_str) {
+        // Same-origin requests carry an Origin too (POSTs): only a foreign one is a refusal.
+        let host = req.get(header::HOST).and_then(|h| h.to_str().ok());
+        let same = origin_str.split_once("://").map(|(_, rest)| rest) == host;
+        if !same {
+            tracing::debug!(origin = origin_str, "origin not allowed by CORS: no Access-Control-Allow-Origin (the browser drops the answer)");
+        }
         return;
     }
     out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());

@@ -239,7 +239,10 @@ async fn handle<H: EngineHandler>(
     let transport = match query.transport.as_deref() {
         Some("polling") if engine.config.transports.polling => TransportKind::Polling,
         Some("websocket") if engine.config.transports.websocket => TransportKind::Websocket,
-        _ => return EngineError::UnknownTransport.response(cors, &parts.headers),
+        other => {
+            tracing::debug!(transport = ?other, "transport not allowed by the server's `transports`: HTTP 400 \"Transport unknown\"");
+            return EngineError::UnknownTransport.response(cors, &parts.headers);
+        }
     };
 
     if let Some(sid) = &query.sid {

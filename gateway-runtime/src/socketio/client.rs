@@ -170,6 +170,11 @@ impl Client {
         let socket = self.socket(nsp);
         let joined = socket.is_some() || self.connecting(nsp);
         if (kind == PacketKind::Connect) == joined {
+            tracing::debug!(
+                sid = %self.engine.sid(), nsp, ?kind,
+                "{}: closing the connection (parse error)",
+                if joined { "CONNECT to a namespace already joined" } else { "packet for a namespace this client has not joined" }
+            );
             return self.parse_error();
         }
         match kind {
@@ -305,6 +310,7 @@ impl Client {
             return;
         }
         let Some(ns) = self.server.namespace_for(nsp) else {
+            tracing::debug!(sid = %self.engine.sid(), nsp, "CONNECT to a namespace the server does not have: connect_error \"Invalid namespace\"");
             self.send_text(Encoder::connect_error(nsp, "Invalid namespace", None));
             return;
         };
@@ -338,7 +344,10 @@ impl Client {
                     .await;
                 let refusal = match outcome {
                     Ok(Ok(())) => continue,
-                    Ok(Err(err)) => err,
+                    Ok(Err(err)) => {
+                        tracing::debug!(nsp = %ns.name, message = %err.message, "connection refused by middleware or a connection guard");
+                        err
+                    }
                     Err(_) => {
                         tracing::error!(nsp = %ns.name, "namespace middleware panicked");
                         ConnectError::new("Internal server error")
