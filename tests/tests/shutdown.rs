@@ -41,3 +41,38 @@ async fn running_handlers_finish_before_clients_are_disconnected() {
     assert_eq!(answer, vec![json!("done")]);
     assert_eq!(io.connection_count(), 0);
 }
+
+/// Orchestrators' checks: live while serving, ready until shutdown begins.
+#[tokio::test]
+async fn health_routes_say_ready_until_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn status(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    }
+    let io = SocketIo::builder().build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = io.clone();
+    tokio::spawn(async move {
+        let routes = axum::Router::new().merge(serving.health_routes());
+        let _ = serving
+            .serve_with_shutdown(listener, routes, std::future::pending())
+            .await;
+    });
+    assert!(status(addr, "/health/live").await.contains("200"));
+    assert!(status(addr, "/health/ready").await.contains("200"));
+    assert!(io.is_ready());
+    io.shutdown(Duration::from_millis(100)).await;
+    assert!(!io.is_ready());
+    assert!(status(addr, "/health/ready").await.contains("503"));
+    assert!(status(addr, "/health/live").await.contains("200"));
+}

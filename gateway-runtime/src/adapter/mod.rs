@@ -165,6 +165,13 @@ pub trait Adapter: Send + Sync + 'static {
 pub trait AdapterFactory: Send + Sync + 'static {
     /// The adapter of namespace `nsp`.
     fn create(&self, nsp: &str) -> Arc<dyn Adapter>;
+
+    /// Whether the adapter can serve the cluster now (its broker connected), for the
+    /// readiness check ([`SocketIo::health_routes`](crate::socketio::SocketIo::health_routes)).
+    /// Always true for a single-process adapter.
+    fn is_ready(&self) -> bool {
+        true
+    }
 }
 
 impl<F, A> AdapterFactory for F

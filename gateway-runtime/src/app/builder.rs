@@ -252,6 +252,12 @@ impl App {
         }
     }
 
+    /// `GET /health/live` and `GET /health/ready` for orchestrators
+    /// ([`SocketIo::health_routes`]): `app.serve(listener, routes.merge(app.health_routes()))`.
+    pub fn health_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        self.io.health_routes()
+    }
+
     /// The engine's router, to merge with other axum routes.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         self.io.router()

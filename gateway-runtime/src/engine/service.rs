@@ -152,6 +152,11 @@ impl<H: EngineHandler> Engine<H> {
         self.inner.shutting_down.store(true, Ordering::Release);
     }
 
+    /// Whether new handshakes are accepted (false once shutting down).
+    pub fn is_accepting(&self) -> bool {
+        !self.inner.shutting_down.load(Ordering::Acquire)
+    }
+
     /// Closes every session with "server shutting down" and waits (up to `grace`) until
     /// they are gone. New handshakes are refused from now on.
     pub async fn shutdown(&self, grace: Duration) {

@@ -543,6 +543,45 @@ impl SocketIo {
         self.engine.router().merge(self.client_routes())
     }
 
+    /// Whether this node should receive traffic: it accepts handshakes (not shutting down)
+    /// and its adapter is connected (the Redis adapter: both Redis connections up).
+    pub fn is_ready(&self) -> bool {
+        self.engine.is_accepting() && self.inner.adapter.is_ready()
+    }
+
+    /// Liveness and readiness endpoints for orchestrators, to merge into the app's routes in
+    /// one line: `GET /health/live` answers 200 while the process serves HTTP;
+    /// `GET /health/ready` answers 200 when [`is_ready`](Self::is_ready), 503 otherwise
+    /// (during shutdown, or while the Redis adapter is disconnected), so a load balancer
+    /// stops sending new clients before the node goes.
+    ///
+    /// ```no_run
+    /// # use gateway_runtime::socketio::SocketIo;
+    /// # async fn run(io: SocketIo) -> std::io::Result<()> {
+    /// let routes = axum::Router::new().merge(io.health_routes());
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+    /// io.serve_with_shutdown(listener, routes, std::future::pending()).await
+    /// # }
+    /// ```
+    pub fn health_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        let io = self.clone();
+        axum::Router::new()
+            .route("/health/live", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/health/ready",
+                axum::routing::get(move || {
+                    let ready = io.is_ready();
+                    async move {
+                        if ready {
+                            (axum::http::StatusCode::OK, "ready")
+                        } else {
+                            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                        }
+                    }
+                }),
+            )
+    }
+
     /// The routes of the browser client, when served.
     fn client_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         match &self.inner.client_bundle {

@@ -201,6 +201,10 @@ impl RedisAdapterFactory {
 }
 
 impl AdapterFactory for RedisAdapterFactory {
+    fn is_ready(&self) -> bool {
+        self.is_connected()
+    }
+
     fn create(&self, nsp: &str) -> Arc<dyn Adapter> {
         Arc::new(RedisAdapter::new(
             nsp,
