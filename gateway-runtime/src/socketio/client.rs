@@ -102,7 +102,7 @@ impl Client {
             text: text.into(),
             attachments: Vec::new(),
         };
-        let (first, _) = super::parser::wire(&self.server.parser, &packet);
+        let (first, _) = super::parser::wire_owned(&self.server.parser, packet);
         let _ = self.engine.send(first);
     }
 

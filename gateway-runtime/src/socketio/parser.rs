@@ -52,6 +52,15 @@ impl Parser for MsgpackParser {
 /// The parser of a server: `None` is the built-in JSON parser.
 pub(crate) type ServerParser = Option<std::sync::Arc<dyn Parser>>;
 
+/// [`wire`] for a packet sent to one connection: the JSON form takes the packet's bytes
+/// as they are, without a copy.
+pub(crate) fn wire_owned(parser: &ServerParser, packet: Encoded) -> (Outgoing, Vec<Bytes>) {
+    match parser {
+        None => super::socket::outgoing(packet),
+        parser => wire(parser, &packet),
+    }
+}
+
 /// What the engine sends for `packet`: its text and attachments (JSON), or one binary
 /// message. Clones share the bytes (for broadcasts).
 pub(crate) fn wire(parser: &ServerParser, packet: &Encoded) -> (Outgoing, Vec<Bytes>) {

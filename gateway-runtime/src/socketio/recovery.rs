@@ -300,6 +300,15 @@ impl MemorySessionStore {
         out
     }
 
+    /// Drops what is older than this store keeps.
+    fn expire(&self, state: &mut State, now: Instant) {
+        state.expire(
+            now,
+            self.options.max_disconnection_duration,
+            self.keep_events,
+        );
+    }
+
     /// Bytes of recorded events and of kept sessions now.
     pub fn usage(&self) -> (usize, usize) {
         let s = self.lock();
@@ -317,11 +326,7 @@ impl SessionStore for MemorySessionStore {
     ) {
         let mut state = self.lock();
         let now = Instant::now();
-        state.expire(
-            now,
-            self.options.max_disconnection_duration,
-            self.keep_events,
-        );
+        self.expire(&mut state, now);
         let counter = state.next;
         state.next += 1;
         let mut packet = packet.clone();
@@ -365,11 +370,7 @@ impl SessionStore for MemorySessionStore {
         }
         let mut state = self.lock();
         let now = Instant::now();
-        state.expire(
-            now,
-            self.options.max_disconnection_duration,
-            self.keep_events,
-        );
+        self.expire(&mut state, now);
         while state.session_bytes + bytes > self.options.max_session_bytes {
             state.drop_oldest_session();
         }
@@ -396,11 +397,7 @@ impl SessionStore for MemorySessionStore {
             let pid = Sid::parse(pid)?;
             let counter = self.counter(offset)?;
             let mut state = self.lock();
-            state.expire(
-                Instant::now(),
-                self.options.max_disconnection_duration,
-                self.keep_events,
-            );
+            self.expire(&mut state, Instant::now());
             // The offset's own event must still be kept: the ones after it are then too.
             if counter < state.front() || counter >= state.next {
                 return None;

@@ -337,10 +337,7 @@ impl Socket {
     }
 
     pub(crate) fn send_encoded(&self, packet: Encoded) -> Result<(), EmitError> {
-        let (first, attachments) = match &self.0.ns.parser {
-            None => outgoing(packet),
-            parser => super::parser::wire(parser, &packet),
-        };
+        let (first, attachments) = super::parser::wire_owned(&self.0.ns.parser, packet);
         self.0.engine.send_parts(first, &attachments)?;
         Ok(())
     }
