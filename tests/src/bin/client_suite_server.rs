@@ -38,6 +38,28 @@ where
     });
 }
 
+/// An event and the check its arguments must pass.
+type Step = (&'static str, fn(&Args) -> bool);
+
+/// Events that must come in the order of `steps`, each passing its check: a step counts
+/// only once the ones before it did; the last one is answered with the event `ack`.
+fn in_order(socket: &Socket, steps: &'static [Step], ack: &'static str) {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for (i, (event, check)) in steps.iter().enumerate() {
+        let done = done.clone();
+        on_event(socket, event, move |s, args, _| {
+            use std::sync::atomic::Ordering::SeqCst;
+            if done.load(SeqCst) != i || !check(args) {
+                return;
+            }
+            done.store(i + 1, SeqCst);
+            if i + 1 == steps.len() {
+                let _ = s.emit_args(ack, &());
+            }
+        });
+    }
+}
+
 fn main_namespace(socket: &Socket) {
     on_event(socket, "hi", |s, _, _| {
         let _ = s.emit_args("hi", &());
@@ -108,46 +130,26 @@ fn main_namespace(socket: &Socket) {
             }
         });
     }
-    // Binary messages arrive in order: the second's answer says the first came.
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
-    let first = seen.clone();
-    on_event(socket, "abuff1", move |_, args, _| {
-        if is_binary(args, 0) {
-            first.store(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    let second = seen.clone();
-    on_event(socket, "abuff2", move |s, _, _| {
-        if second.load(std::sync::atomic::Ordering::SeqCst) == 1 {
-            let _ = s.emit_args("abuff2-ack", &());
-        }
-    });
+    // Messages arrive in order: the last step's answer says the ones before it came.
+    in_order(
+        socket,
+        &[("abuff1", |a| is_binary(a, 0)), ("abuff2", |_| true)],
+        "abuff2-ack",
+    );
     on_event(socket, "blob", |s, args, _| {
         if is_binary(args, 0) {
             let _ = s.emit_args("back", &());
         }
     });
-    let blobs = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
-    let b1 = blobs.clone();
-    on_event(socket, "blob1", move |_, args, _| {
-        if is_binary(args, 0) {
-            b1.store(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    let b2 = blobs.clone();
-    on_event(socket, "blob2", move |_, args, _| {
-        if b2.load(std::sync::atomic::Ordering::SeqCst) == 1
-            && args.get::<String>(0).is_ok_and(|s| s == "second")
-        {
-            b2.store(2, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    let b3 = blobs;
-    on_event(socket, "blob3", move |s, args, _| {
-        if is_binary(args, 0) && b3.load(std::sync::atomic::Ordering::SeqCst) == 2 {
-            let _ = s.emit_args("blob3-ack", &());
-        }
-    });
+    in_order(
+        socket,
+        &[
+            ("blob1", |a| is_binary(a, 0)),
+            ("blob2", |a| a.get::<String>(0).is_ok_and(|s| s == "second")),
+            ("blob3", |a| is_binary(a, 0)),
+        ],
+        "blob3-ack",
+    );
     on_event(socket, "getbin", |s, _, _| {
         let _ = s.emit("takebin", &Binary::from(b"asdfasdf".to_vec()));
     });
@@ -201,13 +203,8 @@ async fn main() -> std::io::Result<()> {
         .middleware(|_| async { Err(ConnectError::new("Auth failed (custom namespace)")) });
     io.of("/")
         .on_connection(|socket| async move { main_namespace(&socket) });
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3210u16);
     // `localhost` may resolve to ::1 first: listen on both families, as Node does.
-    let listener = tokio::net::TcpListener::bind(("::", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let listener = gateway_tests::listen("::", 3210).await?;
     io.serve_with_shutdown(listener, axum::Router::new(), std::future::pending())
         .await
 }

@@ -338,12 +338,7 @@ async fn main() -> std::io::Result<()> {
         register(&socket);
     });
 
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0u16);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let listener = gateway_tests::listen("127.0.0.1", 0).await?;
     io.serve_with_shutdown(listener, axum::Router::new(), std::future::pending())
         .await
 }

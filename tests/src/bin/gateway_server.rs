@@ -330,12 +330,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .build()
         .await?;
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let listener = gateway_tests::listen("127.0.0.1", 0).await?;
     app.serve(listener, axum::Router::new()).await?;
     Ok(())
 }

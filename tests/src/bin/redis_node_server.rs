@@ -293,12 +293,7 @@ async fn main() -> std::io::Result<()> {
     });
 
     let app = axum::Router::new().merge(io.router());
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0u16);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let listener = gateway_tests::listen("127.0.0.1", 0).await?;
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
