@@ -19,6 +19,9 @@
 //! are installed at start when missing (`npm ci`). A client whose network drops for less
 //! than two minutes gets its session back (connection state recovery).
 //!
+//! Operators get Prometheus metrics at `GET /metrics` (see `gateway_runtime::telemetry`) and
+//! Kubernetes probes at `GET /health/live` and `GET /health/ready`; SIGTERM drains.
+//!
 //! Open http://127.0.0.1:3000 in two browser tabs, or script it:
 //! `POST /login {"username":"ada"}` returns `{"token":…}`; connect `socket.io-client` to
 //! `/chat` with `auth: { token }`, then `join`, `send-message`, `typing`, `leave`.
@@ -114,6 +117,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             JwtService::hs256(&secret)
         }
     };
+    // Metrics: installed before the app is built (namespaces and handlers take their
+    // handles then). Handler latencies as a histogram, in seconds.
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+            &[0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
+        )?
+        .install_recorder()?;
     let mut builder = App::builder();
     if let Ok(url) = std::env::var("REDIS_URL") {
         // Several chat servers behind a load balancer share rooms through Redis.
@@ -140,7 +151,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let routes = Router::new()
         .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route("/login", post(login))
-        .with_state(app.get::<JwtService>()?);
+        .with_state(app.get::<JwtService>()?)
+        .route(
+            "/metrics",
+            get(move || std::future::ready(prometheus.render())),
+        )
+        .merge(app.health_routes());
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())

@@ -45,6 +45,9 @@ pub mod from_nestjs {
     //! | `@nestjs/throttler`: `@Throttle({ default: { limit: 5, ttl: 1000 } })`, `@SkipThrottle()` | `#[use_guards(Throttler)]` + `#[throttle(limit = 5, ttl = 1000)]`, `#[skip_throttle]` |
     //! | `@nestjs/jwt` `JwtService`, an auth guard setting `client.data.user` | `JwtService`, `JwtGuard`, `#[claims] user: Claims` |
     //! | `app.enableShutdownHooks()` | built in: `App::serve` drains and disconnects on SIGTERM and Ctrl-C |
+    //! | `@nestjs/terminus` `HealthCheckService` (liveness and readiness) | `routes.merge(app.health_routes())`: `GET /health/live`, `GET /health/ready` |
+    //! | `@willsoto/nestjs-prometheus` `PrometheusModule`, `makeCounterProvider` | built in: install a `metrics` recorder, serve it on a route; see [`telemetry`](crate::telemetry) |
+    //! | `DEBUG=socket.io:*`, an OpenTelemetry `ClsModule` / request id in logs | `RUST_LOG=gateway_runtime=debug`; the `socket` and `event` tracing spans ([`telemetry`](crate::telemetry)) |
     //! | `app.useWebSocketAdapter(new RedisIoAdapter(app))` | `App::builder().adapter(RedisAdapter::factory(RedisConfig::new(url))?)` |
     //!
     //! ## socket.io calls inside a gateway

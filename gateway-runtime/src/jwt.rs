@@ -302,6 +302,7 @@ impl JwtGuard {
 
 fn unauthorized(reason: &str) -> Exception {
     WsException::object(json!({ "status": "error", "message": "Unauthorized", "reason": reason }))
+        .with_kind(crate::app::exception::WsKind::Unauthorized)
         .into()
 }
 

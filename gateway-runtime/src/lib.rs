@@ -14,6 +14,7 @@ mod hash;
 pub mod jwt;
 pub mod prelude;
 pub mod socketio;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;

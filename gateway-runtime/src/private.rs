@@ -97,12 +97,16 @@ pub fn claims<T: serde::de::DeserializeOwned>(inv: &Invocation) -> Result<T, Exc
         .socket()
         .extension::<crate::jwt::Claims>()
         .ok_or_else(|| {
-            Exception::from(WsException::new(
-                "Unauthorized: no verified token on this connection",
-            ))
+            Exception::from(
+                WsException::new("Unauthorized: no verified token on this connection")
+                    .with_kind(crate::app::exception::WsKind::Unauthorized),
+            )
         })?;
-    serde_json::from_value(claims.0)
-        .map_err(|e| WsException::new(format!("Unauthorized: unexpected claims: {e}")).into())
+    serde_json::from_value(claims.0).map_err(|e| {
+        WsException::new(format!("Unauthorized: unexpected claims: {e}"))
+            .with_kind(crate::app::exception::WsKind::Unauthorized)
+            .into()
+    })
 }
 
 pub fn assert_validate<T: Validate>() {}

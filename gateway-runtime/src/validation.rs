@@ -96,6 +96,7 @@ fn exception_for(list: Vec<Value>) -> WsException {
         "message": format!("Validation failed: {}", summary.join("; ")),
         "errors": list,
     }))
+    .with_kind(crate::app::exception::WsKind::Validation)
 }
 
 impl Pipe for ValidationPipe {

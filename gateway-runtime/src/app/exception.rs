@@ -16,9 +16,32 @@ use serde_json::Value;
 /// let e = WsException::object(serde_json::json!({"code": "FULL", "message": "room is full"}));
 /// assert_eq!(e.message(), "room is full");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct WsException {
     error: Value,
+    kind: WsKind,
+}
+
+impl PartialEq for WsException {
+    /// Exceptions are equal when what the client sees is.
+    fn eq(&self, other: &Self) -> bool {
+        self.error == other.error
+    }
+}
+
+/// Where a [`WsException`] came from, as [`Exception::kind`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WsKind {
+    /// Raised by application code.
+    Client,
+    /// A body that is not valid (bad type, or refused by `ValidationPipe`).
+    Validation,
+    /// A guard said no.
+    Forbidden,
+    /// Authentication failed (JWT).
+    Unauthorized,
+    /// The throttler refused the hit.
+    Throttled,
 }
 
 impl WsException {
@@ -26,12 +49,21 @@ impl WsException {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             error: Value::String(message.into()),
+            kind: WsKind::Client,
         }
     }
 
     /// An exception whose error is an object, sent to the client as it is.
     pub fn object(error: Value) -> Self {
-        Self { error }
+        Self {
+            error,
+            kind: WsKind::Client,
+        }
+    }
+
+    pub(crate) fn with_kind(mut self, kind: WsKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// The error: a string, or an object.
@@ -50,7 +82,7 @@ impl WsException {
 
     /// The "Forbidden resource" exception a guard's refusal becomes.
     pub fn forbidden() -> Self {
-        Self::new("Forbidden resource")
+        Self::new("Forbidden resource").with_kind(WsKind::Forbidden)
     }
 }
 
@@ -81,6 +113,32 @@ impl Exception {
         match self {
             Exception::Ws(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// What kind of failure this is, as the `socketio_exceptions_total` metric and the
+    /// event span's `exception` field report it: `"ws"` (a [`WsException`] raised by the
+    /// application), `"validation"` (a body of the wrong shape, or refused by
+    /// `ValidationPipe`), `"forbidden"` (a guard said no), `"unauthorized"` (JWT),
+    /// `"throttled"`, `"internal"` (any other error) or `"panic"`.
+    ///
+    /// ```
+    /// use gateway_runtime::app::{Exception, WsException};
+    /// assert_eq!(Exception::from(WsException::new("room is full")).kind(), "ws");
+    /// assert_eq!(Exception::from(WsException::forbidden()).kind(), "forbidden");
+    /// assert_eq!(Exception::internal("db down").kind(), "internal");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Exception::Ws(e) => match e.kind {
+                WsKind::Client => "ws",
+                WsKind::Validation => "validation",
+                WsKind::Forbidden => "forbidden",
+                WsKind::Unauthorized => "unauthorized",
+                WsKind::Throttled => "throttled",
+            },
+            Exception::Internal(_) => "internal",
+            Exception::Panic(_) => "panic",
         }
     }
 

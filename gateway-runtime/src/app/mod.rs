@@ -10,7 +10,7 @@
 mod builder;
 mod context;
 mod enhancers;
-mod exception;
+pub(crate) mod exception;
 mod gateway;
 mod gateway_ref;
 mod pipeline;

@@ -32,6 +32,8 @@ pub(crate) struct ResolvedHandler {
     pub(crate) call: BoundHandler,
     pub(crate) manual_ack: bool,
     pub(crate) ack_errors: bool,
+    /// `socketio_handler_duration_seconds` for this handler.
+    pub(crate) duration: metrics::Histogram,
 }
 
 impl ResolvedHandler {
@@ -66,6 +68,8 @@ pub(crate) async fn run_guards(
                 socket = %ctx.socket().id(), nsp = ctx.socket().namespace_name(), event = ctx.event(),
                 guard = guard.guard_name(), "refused by a guard"
             );
+            crate::telemetry::record_event("outcome", "refused");
+            crate::telemetry::record_event("guard", guard.guard_name());
         }
         if !allowed? {
             return Err(WsException::forbidden().into());
@@ -81,11 +85,16 @@ pub(crate) async fn run(
     args: Args,
     ack: Option<AckSender>,
 ) {
+    let started = std::time::Instant::now();
     let ctx = ExecutionContext::new(socket.clone(), args, handler.info.clone());
     let (auto_ack, manual_ack) = handler.split_ack(ack);
     let manual_ack = Mutex::new(manual_ack);
+    let refused = std::sync::atomic::AtomicBool::new(false);
     let outcome = AssertUnwindSafe(async {
-        run_guards(&handler.guards, &ctx).await?;
+        if let Err(e) = run_guards(&handler.guards, &ctx).await {
+            refused.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(e);
+        }
         let call = |ctx: &ExecutionContext| {
             let ack = manual_ack.lock().ok().and_then(|mut a| a.take());
             handler.call.call(Invocation {
@@ -106,9 +115,18 @@ pub(crate) async fn run(
     .await
     .unwrap_or_else(|p| Err(Exception::Panic(panic_message(p))));
     match outcome {
-        Ok(reply) => deliver(reply, &socket, auto_ack),
-        Err(e) => handle_exception(&handler.filters, e, &ctx, auto_ack, handler.ack_errors).await,
+        Ok(reply) => {
+            crate::telemetry::record_event("outcome", "ok");
+            deliver(reply, &socket, auto_ack)
+        }
+        Err(e) => {
+            if !refused.load(std::sync::atomic::Ordering::Relaxed) {
+                crate::telemetry::record_event("outcome", "exception");
+            }
+            handle_exception(&handler.filters, e, &ctx, auto_ack, handler.ack_errors).await
+        }
     }
+    handler.duration.record(started.elapsed());
 }
 
 /// Handles one message, as [`run`] does, without a future when it can: a plain `fn`
@@ -128,6 +146,7 @@ pub(crate) fn run_in_place(
         }
         _ => return Some(Box::pin(run(handler, socket, args, ack))),
     };
+    let started = std::time::Instant::now();
     let ctx = ExecutionContext::new(socket.clone(), args, handler.info.clone());
     let (auto_ack, manual_ack) = handler.split_ack(ack);
     let inv = Invocation {
@@ -139,6 +158,7 @@ pub(crate) fn run_in_place(
         .unwrap_or_else(|p| Err(Exception::Panic(panic_message(p))));
     match outcome {
         Ok(reply) => {
+            crate::telemetry::record_event("outcome", "ok");
             // As a listener's future would be: a panic here is logged and goes no further.
             let delivered = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 deliver(reply, &socket, auto_ack);
@@ -146,10 +166,13 @@ pub(crate) fn run_in_place(
             if delivered.is_err() {
                 tracing::error!("delivering a handler's reply panicked");
             }
+            handler.duration.record(started.elapsed());
             None
         }
         Err(e) => Some(Box::pin(async move {
-            handle_exception(&handler.filters, e, &ctx, auto_ack, handler.ack_errors).await
+            crate::telemetry::record_event("outcome", "exception");
+            handle_exception(&handler.filters, e, &ctx, auto_ack, handler.ack_errors).await;
+            handler.duration.record(started.elapsed());
         })),
     }
 }
@@ -214,6 +237,9 @@ pub(crate) async fn handle_exception(
     ack: Option<AckSender>,
     ack_errors: bool,
 ) {
+    let kind = e.kind();
+    crate::telemetry::record_event("exception", kind);
+    crate::telemetry::exception(&ctx.socket().0.ns.metrics.label, ctx.event(), kind);
     if let Some(filter) = filters.iter().find(|f| f.catches_dyn(&e)) {
         let filter = filter.clone();
         let caught = AssertUnwindSafe(filter.catch_dyn(e, FilterHost::new(ctx, ack)))
@@ -369,7 +395,9 @@ fn bad_body_in<T: DeserializeOwned>(
             format!("{field}.{path}")
         };
     }
-    WsException::new(format!("Invalid message: {}", describe(&path, &message))).into()
+    WsException::new(format!("Invalid message: {}", describe(&path, &message)))
+        .with_kind(super::exception::WsKind::Validation)
+        .into()
 }
 
 /// serde's message made for the client: the field's JSON path first, no byte position,

@@ -259,7 +259,12 @@ pub(crate) async fn install(
                     .collect();
                 let mut filters = resolve_all(&method.filters, c)?;
                 filters.extend(gw_filters.iter().cloned());
+                let namespace_label = match &group.spec {
+                    NamespaceSpec::Name(name) => name.as_str(),
+                    NamespaceSpec::Regex(_) => "(dynamic)",
+                };
                 let handler = ResolvedHandler {
+                    duration: crate::telemetry::handler_duration(namespace_label, reg.event),
                     info: Arc::new(HandlerInfo {
                         gateway: gw.name,
                         method: reg.method,

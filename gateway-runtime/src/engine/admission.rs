@@ -48,11 +48,12 @@ impl Drop for Reservation {
 
 impl<H: EngineHandler> EngineInner<H> {
     /// Lets a new session from `addr` in under the connection limits (`Ok(None)` when no
-    /// limit is set), or says why not: the message of the 403 answer.
+    /// limit is set), or says why not: the metrics reason and the message of the 403
+    /// answer.
     pub(crate) fn admit(
         &self,
         addr: Option<SocketAddr>,
-    ) -> Result<Option<Reservation>, &'static str> {
+    ) -> Result<Option<Reservation>, (&'static str, &'static str)> {
         let config = &self.config;
         if !config.limits_connections() {
             return Ok(None);
@@ -61,7 +62,10 @@ impl<H: EngineHandler> EngineInner<H> {
         if let (Some((limit, window)), Some(ip)) = (config.max_handshakes_per_ip, ip) {
             if self.admission.handshakes.hit(&ip.to_string(), window).hits > limit {
                 tracing::debug!(%ip, "handshake refused: max_handshakes_per_ip reached");
-                return Err("Too many handshakes from this address");
+                return Err((
+                    "too_many_handshakes",
+                    "Too many handshakes from this address",
+                ));
             }
         }
         let admission = &self.admission;
@@ -73,7 +77,7 @@ impl<H: EngineHandler> EngineInner<H> {
         };
         if config.max_connections.is_some_and(|max| total >= max) {
             tracing::debug!(?addr, "handshake refused: max_connections reached");
-            return Err("Too many connections");
+            return Err(("max_connections", "Too many connections"));
         }
         if let Some(ip) = ip {
             let mut map = admission.per_ip.lock().unwrap_or_else(|e| e.into_inner());
@@ -86,7 +90,10 @@ impl<H: EngineHandler> EngineInner<H> {
                     map.remove(&ip);
                 }
                 tracing::debug!(%ip, "handshake refused: max_connections_per_ip reached");
-                return Err("Too many connections from this address");
+                return Err((
+                    "max_connections_per_ip",
+                    "Too many connections from this address",
+                ));
             }
             *open += 1;
             reservation.ip = Some(ip);

@@ -98,6 +98,11 @@ pub trait EngineHandler: Send + Sync + 'static {
         self.on_message(conn, socket, Message::Text(frame));
     }
 
+    /// The session moved from polling to WebSocket. By default, nothing.
+    fn on_upgrade(&self, conn: &Self::Conn, socket: &Arc<EngineSocket>) {
+        let _ = (conn, socket);
+    }
+
     /// The session ended; called once.
     fn on_close(&self, conn: &Self::Conn, socket: &Arc<EngineSocket>, reason: CloseReason);
 }

@@ -17,6 +17,8 @@ use tokio::sync::Notify;
 use super::http::{preflight, text_response, EngineError, EngineQuery};
 use super::session::Session;
 use super::websocket::Upgrade;
+use crate::telemetry::EngineMetrics;
+
 use super::{
     CloseReason, EngineConfig, EngineHandler, EngineSocket, Message, Outgoing, RequestInfo,
     Sessions, Sid, TransportKind,
@@ -29,6 +31,7 @@ pub(crate) struct EngineInner<H: EngineHandler> {
     pub(crate) drained: Notify,
     pub(crate) shutting_down: AtomicBool,
     pub(crate) admission: Arc<super::admission::Admission>,
+    pub(crate) metrics: crate::telemetry::EngineMetrics,
 }
 
 /// An Engine.IO server. Cheap to clone; all clones share the sessions.
@@ -82,6 +85,7 @@ impl<H: EngineHandler> Engine<H> {
                 drained: Notify::new(),
                 shutting_down: AtomicBool::new(false),
                 admission: Default::default(),
+                metrics: crate::telemetry::EngineMetrics::new(),
             }),
         }
     }
@@ -198,6 +202,8 @@ impl<H: EngineHandler> EngineInner<H> {
         ));
         let conn = self.handler.on_open(&socket);
         let session = Arc::new(Session::new(socket, conn, admission));
+        self.metrics.handshakes[transport as usize].increment(1);
+        self.metrics.connections[transport as usize].increment(1.0);
         self.sessions
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -239,6 +245,7 @@ async fn handle<H: EngineHandler>(
     }
     let query = EngineQuery::parse(parts.uri.query().unwrap_or(""));
     if query.eio.as_deref() != Some("4") {
+        EngineMetrics::refused("unsupported_protocol");
         return EngineError::UnsupportedProtocolVersion.response(cors, &parts.headers);
     }
     let transport = match query.transport.as_deref() {
@@ -246,6 +253,9 @@ async fn handle<H: EngineHandler>(
         Some("websocket") if engine.config.transports.websocket => TransportKind::Websocket,
         other => {
             tracing::debug!(transport = ?other, "transport not allowed by the server's `transports`: HTTP 400 \"Transport unknown\"");
+            if query.sid.is_none() {
+                EngineMetrics::refused("unknown_transport");
+            }
             return EngineError::UnknownTransport.response(cors, &parts.headers);
         }
     };
@@ -293,6 +303,7 @@ async fn handle<H: EngineHandler>(
 
     // A handshake.
     if engine.shutting_down.load(Ordering::Acquire) {
+        EngineMetrics::refused("shutting_down");
         return EngineError::BadRequest.response_with(
             Some("Server is shutting down"),
             cors,
@@ -300,15 +311,18 @@ async fn handle<H: EngineHandler>(
         );
     }
     if transport == TransportKind::Polling && parts.method != Method::GET {
+        EngineMetrics::refused("bad_method");
         return EngineError::BadHandshakeMethod.response(cors, &parts.headers);
     }
     if let Some(allow) = &engine.config.allow_request {
         if let Err(message) = allow(&parts) {
+            EngineMetrics::refused("allow_request");
             return EngineError::Forbidden.response_with(Some(&message), cors, &parts.headers);
         }
     }
     if let Some(allow) = &engine.config.allow_request_async {
         if let Err(message) = allow(&parts).await {
+            EngineMetrics::refused("allow_request");
             return EngineError::Forbidden.response_with(Some(&message), cors, &parts.headers);
         }
     }
@@ -318,8 +332,9 @@ async fn handle<H: EngineHandler>(
         .map(|c| c.0);
     let admission = match engine.admit(remote_addr) {
         Ok(reservation) => reservation,
-        Err(message) => {
-            return EngineError::Forbidden.response_with(Some(message), cors, &parts.headers)
+        Err((reason, message)) => {
+            EngineMetrics::refused(reason);
+            return EngineError::Forbidden.response_with(Some(message), cors, &parts.headers);
         }
     };
     let request = Arc::new(RequestInfo::new(
@@ -341,6 +356,7 @@ async fn handle<H: EngineHandler>(
         }
         TransportKind::Websocket => {
             let Some(upgrade) = Upgrade::from_parts(&mut parts, &engine.config) else {
+                EngineMetrics::refused("bad_request");
                 return EngineError::BadRequest.response(cors, &parts.headers);
             };
             let serving = engine.clone();

@@ -123,7 +123,8 @@ impl<H: EngineHandler> EngineInner<H> {
     /// WebSocket keeps its heartbeat in its connection task instead.)
     pub(crate) async fn drive(self: Arc<Self>, session: Arc<Session<H::Conn>>) {
         let socket = &session.socket;
-        let mut heartbeat = Heartbeat::new(&self.config, &session);
+        let mut heartbeat =
+            Heartbeat::new(&self.config, &session, self.metrics.outgoing_bytes.clone());
         let sleep = tokio::time::sleep_until(heartbeat.wake_at(socket));
         tokio::pin!(sleep);
         loop {
@@ -154,6 +155,7 @@ impl<H: EngineHandler> EngineInner<H> {
         let interval = self.config.ping_interval;
         let reason = socket.close_reason();
         let reason = reason.unwrap_or(CloseReason::TransportClose);
+        crate::telemetry::EngineMetrics::closed(reason);
         self.handler.on_close(&session.conn, socket, reason);
         let client_closed = reason == CloseReason::TransportClose;
         if socket.transport() == TransportKind::Polling
@@ -183,7 +185,9 @@ impl<H: EngineHandler> EngineInner<H> {
                 .take(),
         );
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        sessions.remove(&session.socket.sid());
+        if sessions.remove(&session.socket.sid()).is_some() {
+            self.metrics.connections[session.socket.transport() as usize].decrement(1.0);
+        }
         if sessions.is_empty() {
             self.drained.notify_waiters();
         }
@@ -202,10 +206,26 @@ pub(crate) struct Heartbeat {
     pong_due: Option<tokio::time::Instant>,
     /// Extensions given to the awaited pong while reading was held.
     extended: u8,
+    /// The engine's `engineio_outgoing_buffered_bytes`, and this session's share of it.
+    outgoing: metrics::Gauge,
+    reported_bytes: usize,
+}
+
+impl Drop for Heartbeat {
+    /// The session is over: its share of the queued bytes goes.
+    fn drop(&mut self) {
+        if self.reported_bytes > 0 {
+            self.outgoing.decrement(self.reported_bytes as f64);
+        }
+    }
 }
 
 impl Heartbeat {
-    pub(crate) fn new<C>(config: &super::EngineConfig, session: &Session<C>) -> Self {
+    pub(crate) fn new<C>(
+        config: &super::EngineConfig,
+        session: &Session<C>,
+        outgoing: metrics::Gauge,
+    ) -> Self {
         Self {
             interval: config.ping_interval,
             timeout: config.ping_timeout,
@@ -213,6 +233,18 @@ impl Heartbeat {
             next_ping: session.opened + config.ping_interval,
             pong_due: None,
             extended: 0,
+            outgoing,
+            reported_bytes: 0,
+        }
+    }
+
+    /// Brings this session's share of `engineio_outgoing_buffered_bytes` up to date.
+    fn report_queued(&mut self, socket: &EngineSocket) {
+        let now = socket.queued_bytes();
+        if now != self.reported_bytes {
+            self.outgoing
+                .increment(now as f64 - self.reported_bytes as f64);
+            self.reported_bytes = now;
         }
     }
 
@@ -259,6 +291,7 @@ impl Heartbeat {
             }
             Some(_) => Ok(()),
             None if now >= self.next_ping => {
+                self.report_queued(socket);
                 let due = now + self.timeout;
                 session.set_pong_deadline(Some(due));
                 session.awaiting_pong.store(true, Ordering::Release);

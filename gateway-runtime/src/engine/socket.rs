@@ -291,6 +291,11 @@ impl EngineSocket {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The bytes queued and not yet taken by the transport.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
     /// Queues one packet.
     pub fn send(&self, packet: Outgoing) -> Result<(), SendError> {
         self.send_parts(packet, &[])

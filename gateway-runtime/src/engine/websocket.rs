@@ -380,7 +380,7 @@ impl<H: EngineHandler> EngineInner<H> {
         // both. (Awaiting a send here would size this long-lived task for that send's
         // state too.)
         ws.queue_frame(FrameKind::Text, open.as_bytes());
-        let heartbeat = Heartbeat::new(&self.config, &session);
+        let heartbeat = Heartbeat::new(&self.config, &session, self.metrics.outgoing_bytes.clone());
         self.run_websocket(&session, &mut ws, Some(heartbeat)).await;
         // The connection closes before the session's teardown (which may wait on hooks).
         drop(ws);
@@ -438,6 +438,10 @@ impl<H: EngineHandler> EngineInner<H> {
         }
         session.socket.set_transport(TransportKind::Websocket);
         session.upgrading.store(false, Ordering::Release);
+        self.metrics.upgrades.increment(1);
+        self.metrics.connections[TransportKind::Polling as usize].decrement(1.0);
+        self.metrics.connections[TransportKind::Websocket as usize].increment(1.0);
+        self.handler.on_upgrade(&session.conn, &session.socket);
         // The session's own task keeps its heartbeat and tears it down.
         self.run_websocket(&session, &mut ws, None).await;
     }

@@ -42,7 +42,15 @@ impl AckSender {
     /// Sends the acknowledgement with these arguments (a tuple; `()` for none).
     pub fn send(self, args: &(impl ArgList + ?Sized)) -> Result<(), EmitError> {
         let packet = Encoder::ack(self.socket.namespace_name(), self.id, args)?;
-        self.socket.send_encoded(packet)
+        self.socket.send_encoded(packet)?;
+        self.sent();
+        Ok(())
+    }
+
+    /// Reports the acknowledgement sent (metrics, and the `event` span's `acked`).
+    fn sent(&self) {
+        self.socket.0.ns.metrics.acks_sent.increment(1);
+        crate::telemetry::record_event("acked", true);
     }
 
     /// Sends the acknowledgement with one serialized argument, written around it where it
@@ -55,6 +63,7 @@ impl AckSender {
             Ok((buf, start)) => {
                 let text = Text::encoded(buf, start);
                 self.socket.engine().send(Outgoing::Text(text))?;
+                self.sent();
                 Ok(())
             }
             Err(payload) => self.send(&payload),

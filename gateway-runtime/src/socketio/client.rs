@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use gateway_core::socketio::{Args, Encoder, PacketKind, RawPacket};
@@ -15,6 +16,7 @@ use super::handshake::Handshake;
 use super::server::ServerInner;
 use super::socket::Socket;
 use crate::engine::{CloseReason, EngineSocket, Message};
+use crate::telemetry::NamespaceMetrics;
 
 /// A binary packet waiting for its attachments.
 struct Partial {
@@ -278,6 +280,7 @@ impl Client {
         };
         args.set_attachments(attachments);
         if matches!(kind, PacketKind::Event | PacketKind::BinaryEvent) {
+            socket.0.ns.metrics.events_received.increment(1);
             socket.dispatch(args, id);
         } else if let Some(id) = id {
             socket.on_ack(id, args);
@@ -302,6 +305,7 @@ impl Client {
         if joined + connecting >= self.server.max_namespaces {
             // Only this namespace is refused: the connection and its others stay.
             tracing::debug!(sid = %self.engine.sid(), nsp, "refusing a namespace beyond max_namespaces_per_connection");
+            NamespaceMetrics::refused(&self.server.namespace_label(nsp), "too_many_namespaces");
             self.send_text(Encoder::connect_error(
                 nsp,
                 "Too many namespaces on this connection",
@@ -311,6 +315,7 @@ impl Client {
         }
         let Some(ns) = self.server.namespace_for(nsp) else {
             tracing::debug!(sid = %self.engine.sid(), nsp, "CONNECT to a namespace the server does not have: connect_error \"Invalid namespace\"");
+            NamespaceMetrics::refused("(unknown)", "invalid_namespace");
             self.send_text(Encoder::connect_error(nsp, "Invalid namespace", None));
             return;
         };
@@ -327,6 +332,21 @@ impl Client {
                 handshake,
                 restored.as_ref().map(|r| &r.session),
             );
+            let span = socket.span().clone();
+            client.admit(ns, socket, restored).instrument(span).await;
+        }));
+    }
+
+    /// Runs the namespace's middleware for `socket`, then attaches it (or refuses it)
+    /// and runs the connection handlers.
+    async fn admit(
+        self: Arc<Self>,
+        ns: Arc<super::namespace::NamespaceInner>,
+        socket: Socket,
+        restored: Option<super::recovery::RestoredSession>,
+    ) {
+        let client = self;
+        {
             let hooks = ns.hooks();
             let skip = restored.is_some()
                 && ns
@@ -346,6 +366,7 @@ impl Client {
                     Ok(Ok(())) => continue,
                     Ok(Err(err)) => {
                         tracing::debug!(nsp = %ns.name, message = %err.message, "connection refused by middleware or a connection guard");
+                        NamespaceMetrics::refused(&ns.metrics.label, "middleware");
                         err
                     }
                     Err(_) => {
@@ -381,6 +402,7 @@ impl Client {
                 // The events it missed are no longer all kept: the client reconnects and
                 // gets a fresh session.
                 tracing::debug!(sid = %socket.id(), nsp = %ns.name, "missed events dropped during recovery; closing");
+                NamespaceMetrics::refused(&ns.metrics.label, "recovery_lost");
                 client.engine.close(CloseReason::ForcedServerClose);
                 client.server.forget_if_empty(&ns);
                 return;
@@ -394,7 +416,7 @@ impl Client {
             for handler in hooks.on_connection.iter() {
                 run_now(handler(socket.clone()));
             }
-        }));
+        }
     }
 
     /// With connection state recovery on, the session the client asks to recover (its
@@ -437,6 +459,10 @@ impl Client {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(socket.clone());
+        if self.engine.transport() == crate::engine::TransportKind::Websocket {
+            // Upgraded while it was being counted: `on_upgrade` may have missed it.
+            socket.transport_changed();
+        }
         if !rooms.is_empty() {
             socket.join_unchecked(rooms);
         }
@@ -461,6 +487,18 @@ impl Client {
             socket.disconnect(false);
         }
         self.engine.close(CloseReason::ForcedServerClose);
+    }
+
+    /// The connection moved to WebSocket.
+    pub(crate) fn on_upgrade(&self) {
+        let sockets = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for socket in sockets {
+            socket.transport_changed();
+        }
     }
 
     pub(crate) fn on_close(&self, reason: CloseReason) {

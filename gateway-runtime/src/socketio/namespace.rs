@@ -74,6 +74,7 @@ pub(crate) struct NamespaceInner {
     pub(crate) recovery: Option<Arc<super::recovery::Recovery>>,
     /// The server's parser (`None`: JSON).
     pub(crate) parser: super::parser::ServerParser,
+    pub(crate) metrics: crate::telemetry::NamespaceMetrics,
 }
 
 impl NamespaceInner {
@@ -96,6 +97,7 @@ impl NamespaceInner {
             ready: tokio::sync::OnceCell::new(),
             recovery,
             parser,
+            metrics: crate::telemetry::NamespaceMetrics::new(name, dynamic),
         }
     }
 
@@ -393,13 +395,24 @@ pub(crate) mod internals {
     fn deliver_now(ns: &NamespaceInner, packet: &Encoded, opts: &BroadcastOptions) {
         let (first, attachments) = wire(&ns.parser, packet);
         let volatile = opts.volatile;
+        let (mut sent, mut dropped) = (0, 0);
         ns.for_each_target(opts, |socket| {
-            if volatile {
-                socket.engine().send_volatile(first.clone(), &attachments);
+            let queued = if volatile {
+                let queued = socket.engine().send_volatile(first.clone(), &attachments);
+                dropped += u64::from(!queued);
+                queued
             } else {
-                let _ = socket.engine().send_parts(first.clone(), &attachments);
-            }
+                socket
+                    .engine()
+                    .send_parts(first.clone(), &attachments)
+                    .is_ok()
+            };
+            sent += u64::from(queued);
         });
+        ns.metrics.events_sent.increment(sent);
+        if dropped > 0 {
+            ns.metrics.volatile_dropped.increment(dropped);
+        }
     }
 
     /// Delivers `packet` (already carrying `ack_id`) and registers `on_ack` on each target;
@@ -425,6 +438,7 @@ pub(crate) mod internals {
                 socket.remove_ack_slot(ack_id);
             }
         });
+        ns.metrics.events_sent.increment(targets.len() as u64);
         targets
     }
 

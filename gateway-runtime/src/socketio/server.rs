@@ -127,6 +127,15 @@ impl ServerInner {
 
     /// The namespace a client may connect to: a declared one, or a new child of a
     /// matching dynamic namespace.
+    /// The `namespace` metrics label of `name`: its own, or `(unknown)`.
+    pub(crate) fn namespace_label(&self, name: &str) -> Arc<str> {
+        let namespaces = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+        match namespaces.get(name) {
+            Some(ns) => ns.0.metrics.label.clone(),
+            None => "(unknown)".into(),
+        }
+    }
+
     pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<NamespaceInner>> {
         // The namespace is counted as connecting before any lock is released, so
         // `forget_if_empty` cannot drop a namespace a client is joining.
@@ -378,6 +387,7 @@ impl SocketIoBuilder {
 
     /// Builds the server.
     pub fn build(self) -> SocketIo {
+        crate::telemetry::describe_metrics();
         let inner = Arc::new(ServerInner {
             namespaces: RwLock::default(),
             dynamic: RwLock::default(),
@@ -746,6 +756,10 @@ impl EngineHandler for SocketIoHandler {
 
     fn on_text(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, frame: Bytes, text: &str) {
         conn.on_text(frame, text);
+    }
+
+    fn on_upgrade(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>) {
+        conn.on_upgrade();
     }
 
     fn on_close(&self, conn: &Arc<Client>, _socket: &Arc<EngineSocket>, reason: CloseReason) {

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_core::socketio::{ArgList, Args, Encoded, Encoder};
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::ack::{poll_now, run_now, AckSender, AckSlot};
 use super::client::Client;
@@ -88,6 +89,11 @@ pub(crate) struct SocketInner {
     closed: AtomicBool,
     closed_signal: tokio::sync::Notify,
     extensions: Mutex<http::Extensions>,
+    /// The `socket` span: middleware, hooks and event spans run inside it.
+    span: tracing::Span,
+    /// The transport this socket is counted under in `socketio_sockets_connected`
+    /// (`TransportKind as u8 + 1`; 0: not counted).
+    counted: AtomicU8,
 }
 
 /// A client's connection to a namespace (socket.io's server-side `socket`). Cheap to clone.
@@ -124,7 +130,17 @@ impl Socket {
                 http::Extensions::new(),
             ),
         };
+        let span = tracing::info_span!(
+            "socket",
+            sid = %id,
+            nsp = %ns.name,
+            transport = crate::telemetry::transport_label(engine.transport()),
+            remote = engine.request().remote_addr.map(tracing::field::display),
+            reason = tracing::field::Empty,
+        );
         Socket(Arc::new(SocketInner {
+            span,
+            counted: AtomicU8::new(0),
             id,
             ns,
             engine,
@@ -151,6 +167,11 @@ impl Socket {
     /// handlers and every event handler. Always `false` when recovery is off.
     pub fn recovered(&self) -> bool {
         self.0.recovered
+    }
+
+    /// The `socket` tracing span (see [`crate::telemetry`]).
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.0.span
     }
 
     /// The private session id sent in the CONNECT answer (recovery on).
@@ -247,24 +268,41 @@ impl Socket {
             hooks.dispatcher.clone()
         });
         let any = self.0.any.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if any.is_none() && handler.is_none() {
+            return;
+        }
+        let span = tracing::debug_span!(
+            parent: &self.0.span,
+            "event",
+            event = args.event(),
+            ack = ack_id.is_some(),
+            acked = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            guard = tracing::field::Empty,
+            exception = tracing::field::Empty,
+        );
         let ack = ack_id.map(|id| AckSender::new(self.clone(), id));
+        // Entered before the handlers are called: a gateway's plain handler runs then.
+        let _in_span = span.enter();
         match (any, handler) {
             (Some(any), Some(handler)) => {
-                self.run_handler(any(self.clone(), args.clone(), None));
-                self.run_handler(handler(self.clone(), args, ack));
+                self.run_handler(any(self.clone(), args.clone(), None), &span);
+                self.run_handler(handler(self.clone(), args, ack), &span);
             }
-            (Some(any), None) => self.run_handler(any(self.clone(), args, ack)),
-            (None, Some(handler)) => self.run_handler(handler(self.clone(), args, ack)),
+            (Some(any), None) => self.run_handler(any(self.clone(), args, ack), &span),
+            (None, Some(handler)) => self.run_handler(handler(self.clone(), args, ack), &span),
             (None, None) => {}
         }
     }
 
-    /// Runs an event handler now; one that has to wait continues as a task, counted
-    /// against the connection's `max_pending_handlers`.
-    fn run_handler(&self, fut: BoxFuture) {
+    /// Runs an event handler now (in `span`, entered by the caller); one that has to
+    /// wait continues as a task in `span`, counted against the connection's
+    /// `max_pending_handlers`.
+    fn run_handler(&self, fut: BoxFuture, span: &tracing::Span) {
         let Some(rest) = poll_now(fut) else {
             return;
         };
+        let rest = rest.instrument(span.clone());
         match self.0.client.upgrade() {
             Some(client) => {
                 let pending = client.handler_started();
@@ -280,6 +318,7 @@ impl Socket {
     }
 
     pub(crate) fn on_ack(&self, id: u64, args: Args) {
+        self.0.ns.metrics.acks_received.increment(1);
         let slot = self
             .0
             .acks
@@ -319,6 +358,7 @@ impl Socket {
     /// Emits `event` with several arguments (a tuple, `()` or received [`Args`]).
     pub fn emit_args(&self, event: &str, args: &(impl ArgList + ?Sized)) -> Result<(), EmitError> {
         let packet = Encoder::event(&self.0.ns.name, None, event, args)?;
+        self.0.ns.metrics.events_sent.increment(1);
         let Some(recovery) = &self.0.ns.recovery else {
             return self.send_encoded(packet);
         };
@@ -364,6 +404,7 @@ impl Socket {
             sockets: std::slice::from_ref(self),
             id,
         };
+        self.0.ns.metrics.events_sent.increment(1);
         if let Err(e) = self.send_encoded(packet) {
             return Err(match e {
                 EmitError::Send(s) => AckError::Send(s),
@@ -566,6 +607,32 @@ impl Socket {
 
     pub(crate) fn mark_connected(&self) {
         self.0.connected.store(true, Ordering::Release);
+        let transport = self.0.engine.transport();
+        self.0.counted.store(transport as u8 + 1, Ordering::Release);
+        self.0.ns.metrics.sockets[transport as usize].increment(1.0);
+    }
+
+    /// The connection moved to WebSocket: the socket is counted there now.
+    pub(crate) fn transport_changed(&self) {
+        let (polling, websocket) = (
+            crate::engine::TransportKind::Polling as u8,
+            crate::engine::TransportKind::Websocket as u8,
+        );
+        if self
+            .0
+            .counted
+            .compare_exchange(
+                polling + 1,
+                websocket + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            let sockets = &self.0.ns.metrics.sockets;
+            sockets[polling as usize].decrement(1.0);
+            sockets[websocket as usize].increment(1.0);
+        }
     }
 
     /// Leaves the namespace: listeners run, rooms are left, pending acks fail.
@@ -574,6 +641,12 @@ impl Socket {
             return;
         }
         self.0.closed.store(true, Ordering::Release);
+        let counted = self.0.counted.swap(0, Ordering::AcqRel);
+        if counted > 0 {
+            self.0.ns.metrics.sockets[usize::from(counted - 1)].decrement(1.0);
+        }
+        self.0.ns.metrics.disconnected(reason.as_str());
+        self.0.span.record("reason", reason.as_str());
         self.persist_session(reason);
         // Leave the rooms first: listeners see the socket as socket.io's `disconnect`
         // listeners do.
@@ -590,7 +663,7 @@ impl Socket {
                 .unwrap_or_else(|e| e.into_inner()),
         );
         for h in handlers {
-            run_now(h(self.clone(), reason));
+            run_now(h(self.clone(), reason).instrument(self.0.span.clone()));
         }
         self.0
             .acks

@@ -274,6 +274,7 @@ fn throttled(retry_after: Duration) -> Exception {
         "message": THROTTLED_MESSAGE,
         "retryAfter": seconds,
     }))
+    .with_kind(crate::app::exception::WsKind::Throttled)
     .into()
 }
 

@@ -184,6 +184,8 @@ impl OnGatewayDisconnect for MainGateway {
     ) -> Result<(), Exception> {
         self.journal
             .push(client, format!("handle_disconnect:{reason}"));
+        // Runs in the socket's span: the line carries its sid, namespace and reason.
+        tracing::info!("client left");
         Ok(())
     }
 }
@@ -304,6 +306,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
+    // Metrics: the recorder goes in before the app is built (its handles are taken then).
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+            &[0.001, 0.01, 0.1, 1.0, 10.0],
+        )?
+        .install_recorder()?;
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "test-secret".into());
     let recovery_ms: Option<u64> = std::env::var("RECOVERY_MS")
         .ok()
@@ -331,6 +340,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()
         .await?;
     let listener = gateway_tests::listen("127.0.0.1", 0).await?;
-    app.serve(listener, axum::Router::new()).await?;
+    let routes = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || std::future::ready(prometheus.render())),
+        )
+        .merge(app.health_routes());
+    app.serve(listener, routes).await?;
     Ok(())
 }

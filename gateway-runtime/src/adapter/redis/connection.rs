@@ -96,6 +96,7 @@ impl Health {
     fn down(&self, link: Link, error: &str) {
         self.flag(link).store(false, Ordering::Release);
         if !self.outage.swap(true, Ordering::AcqRel) {
+            crate::telemetry::adapter_connected("redis", false);
             tracing::error!(
                 ?link,
                 error,
@@ -109,11 +110,11 @@ impl Health {
 
     fn up(&self, link: Link) {
         self.flag(link).store(true, Ordering::Release);
-        if self.publisher_up.load(Ordering::Acquire)
-            && self.subscriber_up.load(Ordering::Acquire)
-            && self.outage.swap(false, Ordering::AcqRel)
-        {
-            tracing::info!("Redis adapter: reconnected to Redis, subscriptions restored");
+        if self.publisher_up.load(Ordering::Acquire) && self.subscriber_up.load(Ordering::Acquire) {
+            crate::telemetry::adapter_connected("redis", true);
+            if self.outage.swap(false, Ordering::AcqRel) {
+                tracing::info!("Redis adapter: reconnected to Redis, subscriptions restored");
+            }
         }
     }
 

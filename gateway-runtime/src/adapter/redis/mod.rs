@@ -502,6 +502,7 @@ impl Adapter for RedisAdapter {
             return;
         }
         let core = &self.core;
+        crate::telemetry::adapter_request("redis", request_type::REMOTE_JOIN);
         core.publish_request(&wire::map([
             ("uid", Value::from(core.uid.as_str())),
             ("type", Value::from(request_type::REMOTE_JOIN)),
@@ -515,6 +516,7 @@ impl Adapter for RedisAdapter {
             return;
         }
         let core = &self.core;
+        crate::telemetry::adapter_request("redis", request_type::REMOTE_LEAVE);
         core.publish_request(&wire::map([
             ("uid", Value::from(core.uid.as_str())),
             ("type", Value::from(request_type::REMOTE_LEAVE)),
@@ -528,6 +530,7 @@ impl Adapter for RedisAdapter {
             return;
         }
         let core = &self.core;
+        crate::telemetry::adapter_request("redis", request_type::REMOTE_DISCONNECT);
         core.publish_request(&wire::map([
             ("uid", Value::from(core.uid.as_str())),
             ("type", Value::from(request_type::REMOTE_DISCONNECT)),
@@ -544,6 +547,7 @@ impl Adapter for RedisAdapter {
             ("type", Value::from(request_type::SERVER_SIDE_EMIT)),
             ("data", data),
         ]);
+        crate::telemetry::adapter_request("redis", request_type::SERVER_SIDE_EMIT);
         self.core
             .driver
             .publish(self.core.request_channel.clone(), wire::to_json(&request))

@@ -476,6 +476,7 @@ impl Core {
             self.request_channel.clone(),
             wire::to_json(&Value::Map(entries)),
         )?;
+        crate::telemetry::adapter_request("redis", kind);
         let deadline = Instant::now() + self.config.requests_timeout;
         let mut answers = Vec::with_capacity(expected);
         while answers.len() < expected {
@@ -483,11 +484,12 @@ impl Core {
                 Ok(Some(answer)) => answers.push(answer),
                 Ok(None) => break,
                 Err(_) => {
+                    crate::telemetry::adapter_timeout("redis", kind);
                     return Err(AdapterError(format!(
                         "timeout reached while waiting for {what} response \
                          ({} of {expected} nodes answered)",
                         answers.len()
-                    )))
+                    )));
                 }
             }
         }
@@ -535,6 +537,7 @@ impl Core {
             self.server_side_lock().remove(&request_id);
             return Err(e);
         }
+        crate::telemetry::adapter_request("redis", request_type::SERVER_SIDE_EMIT);
         Ok(expected)
     }
 
@@ -584,6 +587,7 @@ impl Core {
             self.acks_lock().remove(&request_id);
             return Err(e);
         }
+        crate::telemetry::adapter_request("redis", request_type::BROADCAST);
         let deadline = Instant::now() + self.config.requests_timeout;
         let mut answered = 0;
         let mut total = 0u64;
@@ -595,10 +599,11 @@ impl Core {
                 }
                 Ok(None) => break,
                 Err(_) => {
+                    crate::telemetry::adapter_timeout("redis", request_type::BROADCAST);
                     return Err(AdapterError(format!(
                         "timeout reached while waiting for the client counts of a broadcast \
                          ({answered} of {expected} nodes answered)"
-                    )))
+                    )));
                 }
             }
         }
