@@ -133,6 +133,18 @@ forEachMode((mode) => {
     assert.deepStrictEqual(await join(ada, uid('room')), []);
   });
 
+  it('GET /metrics counts the /chat sockets; /health/ready is 200', T, async () => {
+    await chatUser(mode, 'ada');
+    const metrics = (await rawRequest(`${srv.url}/metrics`)).text;
+    const connected = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('socketio_sockets_connected{namespace="/chat"'))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    assert.ok(connected >= 1, metrics);
+    assert.match(metrics, /^# HELP socketio_sockets_connected /m);
+    assert.equal((await rawRequest(`${srv.url}/health/ready`)).status, 200);
+  });
+
   it('two users join a room; a message reaches the other one as new-message', T, async () => {
     const room = uid('lobby');
     const ada = await chatUser(mode, 'ada');
