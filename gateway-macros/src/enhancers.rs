@@ -310,6 +310,7 @@ impl Declared {
         quote!(::std::vec![#(#items),*])
     }
 
+    /// Whether `ValidationPipe` (or `ValidationPipe::with(..)`) is among the pipes.
     pub(crate) fn uses_validation_pipe(&self) -> bool {
         self.pipes.iter().any(|e| match e {
             Expr::Path(p) => p
@@ -317,6 +318,10 @@ impl Declared {
                 .segments
                 .last()
                 .is_some_and(|s| s.ident == "ValidationPipe"),
+            Expr::Call(call) => match &*call.func {
+                Expr::Path(p) => p.path.segments.iter().any(|s| s.ident == "ValidationPipe"),
+                _ => false,
+            },
             _ => false,
         })
     }

@@ -19,9 +19,15 @@ const PARAM_ATTRS: &[&str] = &[
 ];
 
 enum Param {
-    Body { field: Option<LitStr>, ty: Type },
+    Body {
+        field: Option<LitStr>,
+        index: Option<syn::LitInt>,
+        ty: Type,
+    },
     Socket,
-    Ack { optional: bool },
+    Ack {
+        optional: bool,
+    },
     EventName,
     Handshake,
     Claims(Type),
@@ -34,6 +40,46 @@ fn last_ident(ty: &Type) -> Option<String> {
         Type::Reference(r) => last_ident(&r.elem),
         _ => None,
     }
+}
+
+const BODY_HELP: &str = "write `#[message_body]` for the whole body, `#[message_body(\"field\")]` for one property, `#[message_body(index = 1)]` for the second argument, or `#[message_body(\"field\", index = 1)]`";
+
+/// The `"field"` and `index = n` of `#[message_body(..)]`.
+fn body_args(cx: &Ctxt, attr: &syn::Attribute) -> (Option<LitStr>, Option<syn::LitInt>) {
+    let parser = syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated;
+    let Ok(items) = attr.parse_args_with(parser) else {
+        cx.error(attr, BODY_HELP);
+        return (None, None);
+    };
+    let (mut field, mut index) = (None, None);
+    for item in items {
+        match &item {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) if field.is_none() => field = Some(s.clone()),
+            syn::Expr::Assign(a)
+                if matches!(&*a.left, syn::Expr::Path(p) if p.path.is_ident("index"))
+                    && index.is_none() =>
+            {
+                match &*a.right {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: Lit::Int(i), ..
+                    }) if i.base10_parse::<usize>().is_ok() => {
+                        index = Some(syn::LitInt::new(
+                            &format!("{}usize", i.base10_digits()),
+                            i.span(),
+                        ))
+                    }
+                    other => cx.error(
+                        other,
+                        "`index` is the argument's position, a number: `index = 1` for the second argument",
+                    ),
+                }
+            }
+            other => cx.error(other, BODY_HELP),
+        }
+    }
+    (field, index)
 }
 
 fn parse_param(cx: &Ctxt, arg: &mut syn::PatType) -> Option<Param> {
@@ -50,25 +96,17 @@ fn parse_param(cx: &Ctxt, arg: &mut syn::PatType) -> Option<Param> {
         count += 1;
         found = match ident.as_str() {
             "message_body" => {
-                let field = match &attr.meta {
-                    syn::Meta::Path(_) => None,
-                    syn::Meta::List(_) => match attr.parse_args::<Lit>() {
-                        Ok(Lit::Str(s)) => Some(s),
-                        _ => {
-                            cx.error(attr, "write `#[message_body]` for the whole body or `#[message_body(\"field\")]` for one property");
-                            None
-                        }
-                    },
+                let (field, index) = match &attr.meta {
+                    syn::Meta::Path(_) => (None, None),
+                    syn::Meta::List(_) => body_args(cx, attr),
                     other => {
-                        cx.error(
-                            other,
-                            "write `#[message_body]` or `#[message_body(\"field\")]`",
-                        );
-                        None
+                        cx.error(other, BODY_HELP);
+                        (None, None)
                     }
                 };
                 Some(Param::Body {
                     field,
+                    index,
                     ty: ty.clone(),
                 })
             }
@@ -181,13 +219,17 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
                 let ty = &*arg.ty;
                 let span = ty.span();
                 let expr = match param {
-                    Param::Body { field, ty } => {
+                    Param::Body { field, index, ty } => {
                         asserts.push(quote_spanned!(span=> #p::assert_body::<#ty>();));
                         if validate {
                             asserts.push(quote_spanned!(span=> #p::assert_validate::<#ty>();));
                         }
                         let field = match field {
                             Some(f) => quote!(::std::option::Option::Some(#f)),
+                            None => quote!(::std::option::Option::None),
+                        };
+                        let index = match index {
+                            Some(i) => quote!(::std::option::Option::Some(#i)),
                             None => quote!(::std::option::Option::None),
                         };
                         quote! {{
@@ -198,7 +240,7 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
                             }
                             #p::extract::<#ty>(
                                 &inv,
-                                #p::ArgumentMetadata { field: #field, type_name: #p::type_name::<#ty>() },
+                                #p::ArgumentMetadata { field: #field, index: #index, type_name: #p::type_name::<#ty>() },
                                 ::std::option::Option::Some(__validate),
                             )?
                         }}

@@ -160,8 +160,9 @@ fn reorder(name: &str, attr: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | parameter | receives | NestJS |
 /// |---|---|---|
-/// | `#[message_body] body: T` | the first argument deserialized into `T` (`serde`); `Vec<T>`/tuples for several; pipes (`ValidationPipe`) run on it | `@MessageBody()` |
+/// | `#[message_body] body: T` | the first argument deserialized into `T` (`serde`); when the client sent several, all of them as an array (a tuple or `Vec<T>`); pipes (`ValidationPipe`) run on it | `@MessageBody()` |
 /// | `#[message_body("field")] v: T` | one property of the first argument | `@MessageBody('field')` |
+/// | `#[message_body(index = 1)] v: T` | argument `index` (`usize`, 0 is the first) of `socket.emit("event", a, b)`; `#[message_body("field", index = 1)]` for one of its properties; a missing argument reads as `null` (use an `Option`) | — |
 /// | `#[connected_socket] client: Socket` | the client's socket (`client.id()`, `client.join(..)`, `client.emit(..)`, `client.recovered()`) | `@ConnectedSocket()` |
 /// | `#[ack] ack: AckSender` or `Option<AckSender>` | the acknowledgement callback, to answer with several arguments or none (`ack.send(&(a, b))`, `ack.send(&())`); the return value then sends nothing | the ack callback |
 /// | `#[event_name] name: String` | the event's name | — |
@@ -170,6 +171,7 @@ fn reorder(name: &str, attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[context] ctx: ExecutionContext` | the execution context (all arguments, metadata, socket) | `ExecutionContext` |
 ///
 /// The return value is the acknowledgement (one argument; `()` and `None` send nothing),
+/// `Arguments((a, b))` acknowledges with several arguments (`Arguments(())` with none),
 /// `WsResponse { event, data }` emits an event instead, `ReplyStream` emits several, and
 /// `Err(e)` goes to the exception filters (the client gets the `exception` event).
 ///

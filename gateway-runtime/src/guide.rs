@@ -18,18 +18,21 @@ pub mod from_nestjs {
     //! | `@SubscribeMessage('events')` | `#[subscribe_message("events")]` |
     //! | `@MessageBody() data: Dto` | `#[message_body] data: Dto` (`Dto: Deserialize`) |
     //! | `@MessageBody('id') id: number` | `#[message_body("id")] id: u64` |
+    //! | the second argument of `socket.emit('move', x, y)` | `#[message_body(index = 1)] y: f64` (the first is `index = 0`) |
     //! | `@ConnectedSocket() client: Socket` | `#[connected_socket] client: Socket` |
     //! | `return data` (acknowledgement) | return the value (`()`/`None` send nothing; `0`, `false`, `""` are sent) |
     //! | `return { event: 'events', data }` | `WsResponse::new("events", data)` |
     //! | `return from([1, 2, 3]).pipe(map(...))` (Observable) | `ReplyStream(stream)` of `WsResponse`s |
-    //! | the ack callback with several arguments, `cb()` | `#[ack] ack: AckSender` then `ack.send(&(a, b))`, `ack.send(&())` |
+    //! | the ack callback with several arguments, `cb()`, `cb(null, data)` | return `Arguments((a, b))`, `Arguments(())`, `Arguments((None::<()>, data))`; or `#[ack] ack: AckSender` then `ack.send(&(a, b))` |
+    //! | `client.emit('tick')` with no argument | `WsResponse::new("tick", Arguments(()))`, or `client.emit_args("tick", &())` |
     //! | `throw new WsException('Invalid')` | `Err(WsException::new("Invalid"))` (the client gets NestJS's `exception` event payload) |
     //! | `@UseGuards(AuthGuard)`, `CanActivate` | `#[use_guards(AuthGuard)]`, `impl Guard` |
     //! | `@UsePipes(new ValidationPipe())`, class-validator | `#[use_pipes(ValidationPipe)]`, `#[derive(Validate)]` with `#[validate(..)]` |
     //! | `new ValidationPipe({ whitelist: true })` | the default: properties the DTO does not declare are ignored by serde |
-    //! | `forbidNonWhitelisted: true` | `#[serde(deny_unknown_fields)]` on the DTO: the client gets an `Invalid message: ..` naming the unknown field and the expected ones |
+    //! | `new ValidationPipe({ forbidNonWhitelisted: true, stopAtFirstError: true })` | `ValidationPipe::with(ValidationOptions { forbid_non_whitelisted: true, stop_at_first_error: true, ..Default::default() })` ("property x should not exist", as NestJS) |
+    //! | `disableErrorMessages: true` | `ValidationOptions { disable_error_messages: true, .. }` |
     //! | `transform: true` | always: the body is deserialized into the DTO's type (a wrong type is refused with the field's path) |
-    //! | `exceptionFactory: (errors) => new WsException(..)` | an exception filter (`#[use_filters]`) that rewrites the `errors` list, or a `Pipe` of your own that calls `validator` |
+    //! | `exceptionFactory: (errors) => new WsException(..)` | `ValidationOptions::default().exception_factory(\|errors\| WsException::object(..).into())`; `errors` are [`FieldError`](crate::validation::FieldError)s named as the client sent them |
     //! | `@UseInterceptors(LoggingInterceptor)`, `NestInterceptor` | `#[use_interceptors(LoggingInterceptor)]`, `impl Interceptor` |
     //! | `@UseFilters(new WsFilter())`, `BaseWsExceptionFilter`, `@Catch()` | `#[use_filters(WsFilter)]`, `impl ExceptionFilter` (`catches` is `@Catch`) |
     //! | `@SetMetadata('roles', ['admin'])` + `Reflector` | `#[set_metadata(roles = ["admin"])]` + `ctx.metadata("roles")` in the guard |

@@ -11,9 +11,9 @@ pub use validator::Validate;
 
 pub use crate::app::GatewayRef;
 pub use crate::app::{
-    App, ArgumentMetadata, Checkable, Exception, ExceptionFilter, ExecutionContext, FilterHost,
-    Guard, Interceptor, Module, Next, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit,
-    Pipe, Reply, ReplyStream, WsException, WsResponse,
+    App, ArgumentMetadata, Arguments, Checkable, Exception, ExceptionFilter, ExecutionContext,
+    FilterHost, Guard, Interceptor, Module, Next, OnGatewayConnection, OnGatewayDisconnect,
+    OnGatewayInit, Pipe, Reply, ReplyStream, WsException, WsResponse,
 };
 pub use crate::jwt::{JwtGuard, JwtService};
 pub use crate::socketio::{

@@ -1,7 +1,10 @@
 //! [`ValidationPipe`]: checks `#[message_body]` values whose type derives
 //! `validator::Validate`, and refuses invalid ones with a [`WsException`] listing every
-//! field and constraint.
+//! field and constraint. [`ValidationPipe::with`] takes NestJS's `ValidationPipe` options.
 
+use std::sync::Arc;
+
+use serde::Serialize;
 use serde_json::{json, Value};
 use validator::{ValidationErrors, ValidationErrorsKind};
 
@@ -22,6 +25,9 @@ use crate::app::{
 /// A body that does not even fit the type (a number for a string, a missing field) is
 /// refused before any pipe with `Invalid message: `room`: invalid type: integer `5`,
 /// expected a string` (the field's JSON path, never a Rust type name or byte position).
+///
+/// `ValidationPipe` is the pipe with the default options; [`ValidationPipe::with`] sets
+/// NestJS's `new ValidationPipe({ .. })` options ([`ValidationOptions`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ValidationPipe;
 
@@ -34,7 +40,118 @@ impl Injectable for ValidationPipe {
     }
 }
 
-fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<Value>) {
+impl ValidationPipe {
+    /// The pipe with `options`, NestJS's `new ValidationPipe({ forbidNonWhitelisted: true })`:
+    ///
+    /// ```
+    /// use gateway_runtime::prelude::*;
+    /// use gateway_runtime::validation::ValidationOptions;
+    ///
+    /// #[derive(Deserialize, Validate)]
+    /// struct NewMessage {
+    ///     #[validate(length(min = 1))]
+    ///     text: String,
+    /// }
+    ///
+    /// #[gateway(namespace = "/chat")]
+    /// struct ChatGateway;
+    ///
+    /// #[gateway]
+    /// impl ChatGateway {
+    ///     #[subscribe_message("send")]
+    ///     #[use_pipes(ValidationPipe::with(ValidationOptions {
+    ///         forbid_non_whitelisted: true,
+    ///         stop_at_first_error: true,
+    ///         ..Default::default()
+    ///     }))]
+    ///     fn send(&self, #[message_body] msg: NewMessage) -> usize {
+    ///         msg.text.len()
+    ///     }
+    /// }
+    /// ```
+    pub fn with(options: ValidationOptions) -> ConfiguredValidationPipe {
+        ConfiguredValidationPipe { options }
+    }
+}
+
+/// Builds the exception for a refused body from its errors ([`ValidationOptions::exception_factory`]).
+pub type ExceptionFactory = Arc<dyn Fn(Vec<FieldError>) -> Exception + Send + Sync>;
+
+/// NestJS's `ValidationPipe` options, for [`ValidationPipe::with`].
+///
+/// NestJS options that need no setting here: `whitelist` (a body is read into its Rust
+/// type, so properties the type does not declare are always left out), `transform`
+/// (handlers always get the typed value) and `skipMissingProperties` (declare the field
+/// as an `Option`).
+#[derive(Clone, Default)]
+pub struct ValidationOptions {
+    /// NestJS's `forbidNonWhitelisted`: a body with a property its type does not declare
+    /// is refused (constraint `whitelistValidation`, message "property x should not
+    /// exist"). For struct types (`#[derive(Deserialize)]` without `#[serde(flatten)]`);
+    /// nested objects are not looked into. Default `false`: unknown properties are
+    /// ignored.
+    pub forbid_non_whitelisted: bool,
+    /// NestJS's `stopAtFirstError`: only the first failing field is reported.
+    pub stop_at_first_error: bool,
+    /// NestJS's `disableErrorMessages`: the client gets "Validation failed" with no
+    /// field, constraint or message (the `errors` list is left out).
+    pub disable_error_messages: bool,
+    /// NestJS's `exceptionFactory`: makes the exception from the errors (fields named as
+    /// the client sent them). See [`ValidationOptions::exception_factory`].
+    pub exception_factory: Option<ExceptionFactory>,
+}
+
+impl std::fmt::Debug for ValidationOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidationOptions")
+            .field("forbid_non_whitelisted", &self.forbid_non_whitelisted)
+            .field("stop_at_first_error", &self.stop_at_first_error)
+            .field("disable_error_messages", &self.disable_error_messages)
+            .field("exception_factory", &self.exception_factory.is_some())
+            .finish()
+    }
+}
+
+impl ValidationOptions {
+    /// Sets NestJS's `exceptionFactory`:
+    ///
+    /// ```
+    /// use gateway_runtime::prelude::*;
+    /// use gateway_runtime::validation::ValidationOptions;
+    ///
+    /// let options = ValidationOptions::default().exception_factory(|errors| {
+    ///     let fields: Vec<_> = errors.iter().map(|e| e.field.clone()).collect();
+    ///     WsException::object(serde_json::json!({ "code": "BAD_INPUT", "fields": fields })).into()
+    /// });
+    /// let pipe = ValidationPipe::with(options);
+    /// ```
+    pub fn exception_factory(
+        mut self,
+        factory: impl Fn(Vec<FieldError>) -> Exception + Send + Sync + 'static,
+    ) -> Self {
+        self.exception_factory = Some(Arc::new(factory));
+        self
+    }
+}
+
+/// One refused field, as the client sees it in `errors` (and an exception factory gets it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    /// The field's path as the client sent it: `roomId`, `items[0].name`.
+    pub field: String,
+    /// The failed constraints (`length`, `email`, `whitelistValidation`, …).
+    pub constraints: Vec<String>,
+    /// A message per constraint.
+    pub messages: Vec<String>,
+}
+
+/// [`ValidationPipe`] with options; made by [`ValidationPipe::with`].
+#[derive(Debug, Clone)]
+pub struct ConfiguredValidationPipe {
+    options: ValidationOptions,
+}
+
+fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldError>) {
     let mut fields: Vec<_> = errors.errors().iter().collect();
     fields.sort_by_key(|(k, _)| k.to_string());
     for (field, kind) in fields {
@@ -53,9 +170,11 @@ fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<Value>) {
                         None => format!("{path} failed the `{}` constraint", e.code),
                     })
                     .collect();
-                out.push(
-                    json!({ "field": path, "constraints": constraints, "messages": messages }),
-                );
+                out.push(FieldError {
+                    field: path,
+                    constraints,
+                    messages,
+                });
             }
             ValidationErrorsKind::Struct(inner) => flatten(&path, inner, out),
             ValidationErrorsKind::List(items) => {
@@ -67,29 +186,17 @@ fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<Value>) {
     }
 }
 
-/// The exception for `errors`.
+/// The exception for `errors` (fields named as in Rust).
 pub fn validation_exception(errors: &ValidationErrors) -> WsException {
     let mut list = Vec::new();
     flatten("", errors, &mut list);
     exception_for(list)
 }
 
-fn exception_for(list: Vec<Value>) -> WsException {
+fn exception_for(list: Vec<FieldError>) -> WsException {
     let summary: Vec<String> = list
         .iter()
-        .map(|e| {
-            let constraints: Vec<&str> = e["constraints"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            format!(
-                "{} ({})",
-                e["field"].as_str().unwrap_or(""),
-                constraints.join(", ")
-            )
-        })
+        .map(|e| format!("{} ({})", e.field, e.constraints.join(", ")))
         .collect();
     WsException::object(json!({
         "status": "error",
@@ -99,59 +206,138 @@ fn exception_for(list: Vec<Value>) -> WsException {
     .with_kind(crate::app::exception::WsKind::Validation)
 }
 
+/// The properties of `body` that its type does not declare.
+fn undeclared(body: &Value, declared: &[&str]) -> Vec<FieldError> {
+    let Some(object) = body.as_object() else {
+        return Vec::new();
+    };
+    object
+        .keys()
+        .filter(|k| !declared.contains(&k.as_str()))
+        .map(|k| FieldError {
+            field: k.clone(),
+            constraints: vec!["whitelistValidation".into()],
+            messages: vec![format!("property {k} should not exist")],
+        })
+        .collect()
+}
+
+/// Runs the checks `options` ask for on `value`; the exception to send when it fails.
+fn check_with(options: &ValidationOptions, value: &dyn Checkable) -> Result<(), Exception> {
+    let mut list = Vec::new();
+    let body = value.received();
+    if options.forbid_non_whitelisted {
+        if let (Some(body), Some(declared)) = (&body, value.declared_fields()) {
+            list.extend(undeclared(body, declared));
+        }
+    }
+    if let Some(Err(errors)) = value.as_validate().map(|v| v.validate()) {
+        let mut found = Vec::new();
+        flatten("", &errors, &mut found);
+        if let Some(body) = &body {
+            for e in &mut found {
+                rename_to_json(e, body);
+            }
+        }
+        list.extend(found);
+    }
+    if list.is_empty() {
+        return Ok(());
+    }
+    if options.stop_at_first_error {
+        list.truncate(1);
+    }
+    if let Some(factory) = &options.exception_factory {
+        return Err(factory(list));
+    }
+    if options.disable_error_messages {
+        return Err(WsException::object(json!({
+            "status": "error",
+            "message": "Validation failed",
+        }))
+        .with_kind(crate::app::exception::WsKind::Validation)
+        .into());
+    }
+    Err(exception_for(list).into())
+}
+
 impl Pipe for ValidationPipe {
     fn check(&self, value: &dyn Checkable, _meta: &ArgumentMetadata) -> Result<(), Exception> {
-        match value.as_validate() {
-            Some(v) => v.validate().map_err(|e| validation_exception(&e).into()),
-            None => Ok(()),
-        }
+        check_with(&ValidationOptions::default(), value)
     }
 }
 
-/// Field names as the client wrote them: `validator` names Rust fields (`room_id`), while
-/// the body may use serde's renames (`roomId` under `#[serde(rename_all = "camelCase")]`).
-/// Each path segment is matched against the keys of the received `body` ignoring case,
-/// `_` and `-`; a segment with no such key keeps its Rust name.
-pub(crate) fn with_json_field_names(
-    exception: Exception,
-    body: impl FnOnce() -> Value,
-) -> Exception {
-    let Some(list) = exception
-        .as_ws()
-        .and_then(|e| e.error().get("errors"))
-        .and_then(Value::as_array)
-    else {
-        return exception;
-    };
-    let body = body();
-    let mut renamed = false;
-    let list: Vec<Value> = list
-        .iter()
-        .map(|entry| {
-            let Some(field) = entry.get("field").and_then(Value::as_str) else {
-                return entry.clone();
-            };
-            let json_path = json_path(&body, field);
-            if json_path == field {
-                return entry.clone();
-            }
-            renamed = true;
-            let mut entry = entry.clone();
-            if let Some(messages) = entry.get_mut("messages").and_then(Value::as_array_mut) {
-                for m in messages.iter_mut() {
-                    if let Some(text) = m.as_str().and_then(|t| t.strip_prefix(field)) {
-                        *m = Value::String(format!("{json_path}{text}"));
-                    }
-                }
-            }
-            entry["field"] = Value::String(json_path);
-            entry
-        })
-        .collect();
-    if !renamed {
-        return exception;
+impl Pipe for ConfiguredValidationPipe {
+    fn check(&self, value: &dyn Checkable, _meta: &ArgumentMetadata) -> Result<(), Exception> {
+        check_with(&self.options, value)
     }
-    exception_for(list).into()
+}
+
+/// Names `e`'s field as the client wrote it: `validator` names Rust fields (`room_id`),
+/// while the body may use serde's renames (`roomId` under
+/// `#[serde(rename_all = "camelCase")]`). Each path segment is matched against the keys
+/// of the received `body` ignoring case, `_` and `-`; a segment with no such key keeps
+/// its Rust name.
+fn rename_to_json(e: &mut FieldError, body: &Value) {
+    let json_path = json_path(body, &e.field);
+    if json_path == e.field {
+        return;
+    }
+    for m in e.messages.iter_mut() {
+        if let Some(text) = m.strip_prefix(e.field.as_str()) {
+            *m = format!("{json_path}{text}");
+        }
+    }
+    e.field = json_path;
+}
+
+/// The property names a `#[derive(Deserialize)]` struct reads (after serde's renames),
+/// asked from its `Deserialize` impl; `None` for other types (maps, `#[serde(flatten)]`,
+/// enums, primitives).
+pub(crate) fn declared_fields<'de, T: serde::Deserialize<'de>>() -> Option<&'static [&'static str]>
+{
+    use serde::de::{Deserializer, Visitor};
+
+    /// Stops at the first question; the fields are taken from `deserialize_struct`.
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+
+    struct Probe<'a>(&'a mut Option<&'static [&'static str]>);
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = Stop;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            *self.0 = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    let mut fields = None;
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// `path` (`a.b[0].c`, Rust names) with each name replaced by the key `body` has for it.
@@ -209,5 +395,23 @@ mod tests {
         );
         assert_eq!(json_path(&body, "plain"), "plain");
         assert_eq!(json_path(&body, "absent_field"), "absent_field");
+    }
+
+    #[test]
+    fn declared_fields_come_from_the_deserialize_impl() {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        struct Dto {
+            room_id: String,
+            text: Option<String>,
+        }
+        assert_eq!(declared_fields::<Dto>(), Some(&["roomId", "text"][..]));
+        assert_eq!(declared_fields::<String>(), None);
+        assert_eq!(declared_fields::<Value>(), None);
+        assert_eq!(
+            declared_fields::<std::collections::HashMap<String, u8>>(),
+            None
+        );
     }
 }

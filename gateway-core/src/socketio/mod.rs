@@ -37,5 +37,5 @@ pub use args::Args;
 pub use binary::Binary;
 pub use encode::{ArgList, EncodeError, Encoded, Encoder};
 pub use packet::{PacketKind, ParseError, RawPacket, MAX_ATTACHMENTS};
-pub use payload::Payload;
+pub use payload::{Payload, Spread};
 pub use value::AnyValue;

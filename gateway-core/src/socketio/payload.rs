@@ -100,6 +100,62 @@ impl Payload {
     }
 }
 
+/// A payload holding a JSON array (or `null`), written as one argument per element (none
+/// for `null` and `[]`): several arguments serialized at once.
+///
+/// ```
+/// use gateway_core::socketio::{Encoder, Payload, Spread};
+/// let p = Payload::from_serialize(&(1, "a")).unwrap();
+/// assert_eq!(&Encoder::ack("/", 2, &Spread(&p)).unwrap().text[..], br#"432[1,"a"]"#);
+/// let none = Payload::from_serialize(&()).unwrap();
+/// assert_eq!(&Encoder::ack("/", 2, &Spread(&none)).unwrap().text[..], b"432[]");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Spread<'a>(pub &'a Payload);
+
+impl ArgList for Spread<'_> {
+    fn size_hint(&self) -> usize {
+        self.0.json_bytes().len()
+    }
+
+    fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let payload = self.0;
+        let json = payload.json_bytes();
+        if json == b"null" {
+            return Ok(());
+        }
+        let offset = push_attachments(&payload.attachments);
+        if offset == 0 || payload.attachments.is_empty() {
+            // serde_json's compact output: the elements are what lies between the brackets.
+            if let Some(inner) = json.strip_prefix(b"[").and_then(|j| j.strip_suffix(b"]")) {
+                if !inner.is_empty() {
+                    out.push(b',');
+                    out.extend_from_slice(inner);
+                }
+                return Ok(());
+            }
+            out.push(b',');
+            out.extend_from_slice(json);
+            return Ok(());
+        }
+        let mut value: serde_json::Value = serde_json::from_slice(json)?;
+        super::encode::shift_placeholders(&mut value, offset);
+        match value {
+            serde_json::Value::Array(items) => {
+                for item in &items {
+                    out.push(b',');
+                    serde_json::to_writer(&mut *out, item)?;
+                }
+                Ok(())
+            }
+            other => {
+                out.push(b',');
+                serde_json::to_writer(&mut *out, &other)
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Payload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Payload")

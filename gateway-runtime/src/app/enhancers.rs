@@ -73,6 +73,9 @@ impl<G: Guard> DynGuard for G {
 pub struct ArgumentMetadata {
     /// `None` for the whole body, or the field of `#[message_body("field")]`.
     pub field: Option<&'static str>,
+    /// `None` for the body (the event's first argument, or all of them as an array when
+    /// there are several), or the argument of `#[message_body(index = n)]` (0 is the first).
+    pub index: Option<usize>,
     /// The Rust type the argument is deserialized into.
     pub type_name: &'static str,
 }
@@ -81,6 +84,17 @@ pub struct ArgumentMetadata {
 pub trait Checkable {
     /// The argument as `validator::Validate`, when its type implements it.
     fn as_validate(&self) -> Option<&dyn validator::Validate>;
+
+    /// The argument's JSON as the client sent it (binary values as placeholders).
+    fn received(&self) -> Option<Value> {
+        None
+    }
+
+    /// The property names the argument's type reads, when it is a struct deriving
+    /// `Deserialize` (after serde's renames): what `forbid_non_whitelisted` allows.
+    fn declared_fields(&self) -> Option<&'static [&'static str]> {
+        None
+    }
 }
 
 /// Transforms or checks handler arguments (NestJS pipes). `transform` sees the JSON before

@@ -33,4 +33,4 @@ pub use gateway_core::di::{Container, Dependency, DiError, Injectable};
 pub use gateway_ref::GatewayRef;
 pub use pipeline::{exception_payload, extract, ValidateFn};
 pub(crate) use reply::any_reply;
-pub use reply::{IntoReply, Reply, ReplyStream, WsResponse};
+pub use reply::{Arguments, IntoReply, Reply, ReplyStream, WsResponse};

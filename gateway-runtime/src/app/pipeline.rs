@@ -189,6 +189,14 @@ pub(crate) fn deliver(reply: Reply, socket: &Socket, ack: Option<AckSender>) {
         Reply::Emit { event, data } => {
             let _ = socket.emit_args(&event, &data);
         }
+        Reply::Arguments(args) => {
+            if let Some(ack) = ack {
+                let _ = ack.send(&gateway_core::socketio::Spread(&args));
+            }
+        }
+        Reply::EmitArguments { event, args } => {
+            let _ = socket.emit_args(&event, &gateway_core::socketio::Spread(&args));
+        }
         Reply::Stream(mut stream) => {
             let socket = socket.clone();
             tokio::spawn(async move {
@@ -284,19 +292,17 @@ pub fn extract<T: DeserializeOwned + 'static>(
     let transforming = inv.pipes.iter().any(|p| p.transforms());
     let value: T = if meta.field.is_none() && !transforming {
         // Straight from the received bytes into the handler's type.
-        match any_body(args) {
-            Some(value) => value,
-            None => match args.len() {
+        match (any_body(args, meta.index), meta.index) {
+            (Some(value), _) => value,
+            (None, Some(i)) => args.get(i),
+            (None, None) => match args.len() {
                 0 | 1 => args.get(0),
                 _ => args.get_all(),
             },
         }
         .map_err(|e| bad_body::<T>(inv, &meta, e))?
     } else {
-        let mut json = inv.ctx.body();
-        if let Some(field) = meta.field {
-            json = json.get(field).cloned().unwrap_or(Value::Null);
-        }
+        let mut json = argument_json(inv, &meta);
         for pipe in inv.pipes.iter().filter(|p| p.transforms()) {
             json = pipe.transform(json, &meta)?;
         }
@@ -304,38 +310,60 @@ pub fn extract<T: DeserializeOwned + 'static>(
         args_single_with(args, &json).map_err(|e| bad_body_in::<T>(&meta, json, e))?
     };
     if !inv.pipes.is_empty() {
-        struct Probe<'a, T>(&'a T, Option<ValidateFn<T>>);
-        impl<T> Checkable for Probe<'_, T> {
+        struct Probe<'a, T> {
+            value: &'a T,
+            validate: Option<ValidateFn<T>>,
+            inv: &'a Invocation,
+            meta: &'a ArgumentMetadata,
+        }
+        impl<T: DeserializeOwned> Checkable for Probe<'_, T> {
             fn as_validate(&self) -> Option<&dyn validator::Validate> {
-                self.1.and_then(|f| f(self.0))
+                self.validate.and_then(|f| f(self.value))
+            }
+            fn received(&self) -> Option<Value> {
+                Some(argument_json(self.inv, self.meta))
+            }
+            fn declared_fields(&self) -> Option<&'static [&'static str]> {
+                crate::validation::declared_fields::<T>()
             }
         }
-        let probe = Probe(&value, validate);
+        let probe = Probe {
+            value: &value,
+            validate,
+            inv,
+            meta: &meta,
+        };
         for pipe in inv.pipes.iter() {
-            pipe.check(&probe, &meta).map_err(|e| {
-                crate::validation::with_json_field_names(e, || {
-                    let body = inv.ctx.body();
-                    match meta.field {
-                        Some(field) => body.get(field).cloned().unwrap_or(Value::Null),
-                        None => body,
-                    }
-                })
-            })?;
+            pipe.check(&probe, &meta)?;
         }
     }
     Ok(value)
 }
 
+/// The JSON of the argument `meta` names: the body (the first argument, or all of them as
+/// an array when there are several), or argument `meta.index`; then its `meta.field`.
+fn argument_json(inv: &Invocation, meta: &ArgumentMetadata) -> Value {
+    let json = match meta.index {
+        Some(i) => inv.ctx.args().get(i).unwrap_or(Value::Null),
+        None => inv.ctx.body(),
+    };
+    match meta.field {
+        Some(field) => json.get(field).cloned().unwrap_or(Value::Null),
+        None => json,
+    }
+}
+
 /// An [`AnyValue`] body, read by the direct JSON reader rather than through serde's
 /// visitor (the same value, built faster, floats correctly rounded); `None` for any
 /// other type.
-fn any_body<T: 'static>(args: &Args) -> Option<Result<T, serde_json::Error>> {
+fn any_body<T: 'static>(args: &Args, index: Option<usize>) -> Option<Result<T, serde_json::Error>> {
     if TypeId::of::<T>() != TypeId::of::<AnyValue>() {
         return None;
     }
-    let mut value = Some(match args.len() {
-        0 | 1 => args.get_any(0),
-        _ => args.get_all_any(),
+    let mut value = Some(match (index, args.len()) {
+        (Some(i), _) => args.get_any(i),
+        (None, 0 | 1) => args.get_any(0),
+        (None, _) => args.get_all_any(),
     });
     (&mut value as &mut dyn Any)
         .downcast_mut::<Option<Result<T, serde_json::Error>>>()?

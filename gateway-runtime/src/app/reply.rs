@@ -24,6 +24,17 @@ pub enum Reply {
     },
     /// One emit per item until the stream ends or the client disconnects.
     Stream(Pin<Box<dyn Stream<Item = WsResponse<Payload>> + Send>>),
+    /// The acknowledgement with several arguments (or none): the payload is their JSON
+    /// array, `null` for none ([`Arguments`]).
+    Arguments(Payload),
+    /// An emit with several arguments (or none) instead of an acknowledgement
+    /// (`WsResponse<Arguments<T>>`).
+    EmitArguments {
+        /// The event.
+        event: String,
+        /// The arguments, as for [`Reply::Arguments`].
+        args: Payload,
+    },
 }
 
 impl std::fmt::Debug for Reply {
@@ -37,6 +48,12 @@ impl std::fmt::Debug for Reply {
                 .field("data", data)
                 .finish(),
             Reply::Stream(_) => f.write_str("Stream(..)"),
+            Reply::Arguments(a) => f.debug_tuple("Arguments").field(a).finish(),
+            Reply::EmitArguments { event, args } => f
+                .debug_struct("EmitArguments")
+                .field("event", event)
+                .field("args", args)
+                .finish(),
         }
     }
 }
@@ -67,17 +84,75 @@ impl<T> WsResponse<T> {
     }
 }
 
+/// Returned by a handler: the acknowledgement with exactly these arguments, where a plain
+/// return value acknowledges with one (`cb(value)`, and `None` sends nothing, as in
+/// NestJS). A tuple gives one argument per element, `()` none, a `Vec` one per item.
+/// Inside [`WsResponse`], the emit's arguments.
+///
+/// | the client's callback gets | return |
+/// |---|---|
+/// | `cb()` | `Arguments(())` |
+/// | `cb(null)` | `Arguments((None::<()>,))` |
+/// | `cb(null, user)` (Node's error-first style) | `Arguments((None::<()>, user))` |
+/// | `cb(a, b)` | `Arguments((a, b))` |
+/// | `socket.on("tick", () => ..)` with no argument | `WsResponse::new("tick", Arguments(()))` |
+///
+/// ```
+/// use gateway_runtime::prelude::*;
+/// use gateway_runtime::app::Arguments;
+///
+/// #[gateway(namespace = "/files")]
+/// struct Files;
+///
+/// #[gateway]
+/// impl Files {
+///     /// `socket.emitWithAck("stat", "a.txt")` resolves to the first argument; with
+///     /// `socket.emit("stat", "a.txt", (err, size) => ..)` the client gets both.
+///     #[subscribe_message("stat")]
+///     fn stat(&self, #[message_body] name: String) -> Arguments<(Option<String>, usize)> {
+///         Arguments((None, name.len()))
+///     }
+///
+///     #[subscribe_message("ping")]
+///     fn ping(&self) -> WsResponse<Arguments<()>> {
+///         WsResponse::new("pong", Arguments(()))
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Arguments<T>(pub T);
+
+impl<T: crate::socketio::ArgList + Serialize> IntoReply for Arguments<T> {
+    fn into_reply(self) -> Result<Reply, Exception> {
+        let args =
+            Payload::from_serialize(&self.0).map_err(|e| Exception::Internal(Box::new(e)))?;
+        Ok(Reply::Arguments(args))
+    }
+}
+
+impl<T: crate::socketio::ArgList + Serialize> IntoReply for WsResponse<Arguments<T>> {
+    fn into_reply(self) -> Result<Reply, Exception> {
+        let args =
+            Payload::from_serialize(&self.data.0).map_err(|e| Exception::Internal(Box::new(e)))?;
+        Ok(Reply::EmitArguments {
+            event: self.event,
+            args,
+        })
+    }
+}
+
 /// Returned by a handler: one emit per item ([`WsResponse`]) until the stream ends or the
 /// client disconnects.
 pub struct ReplyStream<S>(pub S);
 
 /// Maps a handler's return value to a [`Reply`]. Any `Serialize` value is an
-/// acknowledgement (`()` and `None` serialize to `null`: nothing is sent); [`WsResponse`]
-/// emits; [`ReplyStream`] emits each item. `Result` is unwrapped by the macro: `Err` goes
+/// acknowledgement (`()` and `None` serialize to `null`: nothing is sent); [`Arguments`]
+/// acknowledges with several arguments or none; [`WsResponse`] emits; [`ReplyStream`]
+/// emits each item. `Result` is unwrapped by the macro: `Err` goes
 /// to the exception filters.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a message handler",
-    note = "return a `Serialize` value (sent as the acknowledgement), `()`, `Option<T>`, `WsResponse<T>`, `ReplyStream<S>`, or a `Result` of these"
+    note = "return a `Serialize` value (sent as the acknowledgement), `()`, `Option<T>`, `Arguments<(A, B)>`, `WsResponse<T>`, `ReplyStream<S>`, or a `Result` of these"
 )]
 pub trait IntoReply {
     /// The reply.

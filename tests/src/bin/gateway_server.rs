@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use gateway_runtime::prelude::*;
 use gateway_runtime::socketio::Socket as SioSocket;
+use gateway_runtime::validation::ValidationOptions;
 use serde_json::{json, Value};
 
 /// Hook and guard events, per socket id.
@@ -190,6 +191,100 @@ impl OnGatewayDisconnect for MainGateway {
     }
 }
 
+/// The NestJS API details on "/api": acks with several arguments or none, emits with none,
+/// argument positions, and the ValidationPipe's options.
+#[gateway(namespace = "/api")]
+struct ApiGateway;
+
+#[derive(Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    #[validate(length(min = 1))]
+    display_name: String,
+    #[validate(range(min = 0, max = 150))]
+    age: u8,
+}
+
+#[gateway]
+impl ApiGateway {
+    /// Node's error-first callback: `cb(null, n * 2)`.
+    #[subscribe_message("double")]
+    fn double(&self, #[message_body] n: i64) -> Arguments<(Option<()>, i64)> {
+        Arguments((None, n * 2))
+    }
+
+    /// `cb()`: an acknowledgement with no argument.
+    #[subscribe_message("done")]
+    fn done(&self) -> Arguments<()> {
+        Arguments(())
+    }
+
+    /// `cb(...items)`.
+    #[subscribe_message("spread")]
+    fn spread(&self, #[message_body] items: Vec<AnyValue>) -> Arguments<Vec<AnyValue>> {
+        Arguments(items)
+    }
+
+    /// `client.emit("tick")`: an emit with no argument.
+    #[subscribe_message("tick")]
+    fn tick(&self) -> WsResponse<Arguments<()>> {
+        WsResponse::new("tick", Arguments(()))
+    }
+
+    /// `client.emit("pair", a, b)`.
+    #[subscribe_message("pair")]
+    fn pair(&self) -> WsResponse<Arguments<(u8, &'static str)>> {
+        WsResponse::new("pair", Arguments((1, "two")))
+    }
+
+    /// `socket.emit("move", x, y)`: each argument by its position.
+    #[subscribe_message("move")]
+    fn r#move(
+        &self,
+        #[message_body(index = 0)] x: i64,
+        #[message_body(index = 1)] y: i64,
+        #[message_body("label", index = 2)] label: Option<String>,
+    ) -> String {
+        format!("{x},{y},{}", label.unwrap_or_default())
+    }
+
+    #[subscribe_message("strict")]
+    #[use_pipes(ValidationPipe::with(ValidationOptions {
+        forbid_non_whitelisted: true,
+        ..Default::default()
+    }))]
+    fn strict(&self, #[message_body] p: Profile) -> String {
+        p.display_name
+    }
+
+    #[subscribe_message("first-error")]
+    #[use_pipes(ValidationPipe::with(ValidationOptions {
+        stop_at_first_error: true,
+        ..Default::default()
+    }))]
+    fn first_error(&self, #[message_body] p: Profile) -> u8 {
+        p.age
+    }
+
+    #[subscribe_message("quiet")]
+    #[use_pipes(ValidationPipe::with(ValidationOptions {
+        disable_error_messages: true,
+        ..Default::default()
+    }))]
+    fn quiet(&self, #[message_body] p: Profile) -> u8 {
+        p.age
+    }
+
+    #[subscribe_message("factory")]
+    #[use_pipes(ValidationPipe::with(ValidationOptions::default().exception_factory(|errors| {
+        let fields: Vec<String> = errors.into_iter().map(|e| e.field).collect();
+        WsException::object(json!({ "code": "BAD_INPUT", "fields": fields })).into()
+    })))]
+    fn factory(&self, #[message_body] p: Profile) -> u8 {
+        p.age
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct User {
     sub: String,
@@ -325,6 +420,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .gateway::<RolesGateway>()
         .gateway::<AckErrorsGateway>()
         .gateway::<TeamGateway>()
+        .gateway::<ApiGateway>()
         .socketio(|b| {
             let b = b
                 .ping_interval(Duration::from_millis(1000))
