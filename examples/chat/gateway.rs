@@ -3,7 +3,8 @@
 
 use gateway_runtime::prelude::*;
 
-use crate::dto::{ChatMessage, RoomRequest, SendMessage, Sent, User};
+use crate::dto::{ChatMessage, Presence, RoomRequest, SendMessage, Sent, User};
+use crate::events::ChatEvents;
 use crate::store::MessageStore;
 
 /// Rooms one socket may be in at once.
@@ -30,7 +31,7 @@ impl ExceptionFilter for ChatErrors {
     }
 }
 
-#[gateway(namespace = "/chat")]
+#[gateway(namespace = "/chat", events = ChatEvents)]
 #[use_connection_guards(JwtGuard)]
 #[use_guards(JwtGuard, Throttler)]
 #[use_pipes(ValidationPipe)]
@@ -57,11 +58,12 @@ impl ChatGateway {
             )));
         }
         client.join(req.room.as_str());
-        let _ = client.to(req.room.as_str()).emit(
-            "user-joined",
-            &serde_json::json!({ "room": req.room, "user": user.sub }),
-        );
-        Ok(self.store.history(&req.room))
+        let history = self.store.history(&req.room);
+        let _ = ChatEvents::emit(&client.to(req.room.as_str())).user_joined(&Presence {
+            room: req.room,
+            user: user.sub,
+        });
+        Ok(history)
     }
 
     /// Leaves a room.
@@ -73,10 +75,10 @@ impl ChatGateway {
         #[claims] user: User,
     ) -> bool {
         client.leave(&req.room);
-        let _ = self.server.to(req.room.as_str()).emit(
-            "user-left",
-            &serde_json::json!({ "room": req.room, "user": user.sub }),
-        );
+        let _ = ChatEvents::emit(&self.server.to(req.room.as_str())).user_left(&Presence {
+            room: req.room,
+            user: user.sub,
+        });
         true
     }
 
@@ -97,7 +99,7 @@ impl ChatGateway {
             )));
         }
         let message = self.store.save(&dto.room, &user.sub, &dto.text);
-        let _ = client.to(dto.room.as_str()).emit("new-message", &message);
+        let _ = ChatEvents::emit(&client.to(dto.room.as_str())).new_message(&message);
         Ok(Sent { id: message.id })
     }
 
@@ -109,10 +111,11 @@ impl ChatGateway {
         #[connected_socket] client: Socket,
         #[claims] user: User,
     ) {
-        let _ = client.to(req.room.as_str()).volatile().emit(
-            "typing",
-            &serde_json::json!({ "room": req.room, "user": user.sub }),
-        );
+        let _ =
+            ChatEvents::emit(&client.to(req.room.as_str()).volatile()).someone_typing(&Presence {
+                room: req.room,
+                user: user.sub,
+            });
     }
 }
 

@@ -27,6 +27,7 @@
 //! `/chat` with `auth: { token }`, then `join`, `send-message`, `typing`, `leave`.
 
 mod dto;
+mod events;
 mod gateway;
 mod store;
 
@@ -100,6 +101,14 @@ fn client_bundle() -> Option<ClientBundle> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().nth(1).as_deref() == Some("generate") {
+        // `cargo run --example chat -- generate`: the front end's TypeScript and the
+        // AsyncAPI document, from the declared events.
+        for path in events::write_generated(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))? {
+            println!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -151,6 +160,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let routes = Router::new()
         .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route("/login", post(login))
+        .route(
+            "/asyncapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    include_str!("asyncapi.json"),
+                )
+            }),
+        )
         .with_state(app.get::<JwtService>()?)
         .route(
             "/metrics",

@@ -199,6 +199,7 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
     let mut call_args = Vec::new();
     let mut asserts = Vec::new();
     let mut manual_ack = false;
+    let mut whole_body: Option<Type> = None;
     let validate = declared.uses_validation_pipe();
     for (i, input) in method.sig.inputs.iter_mut().enumerate() {
         match input {
@@ -220,6 +221,9 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
                 let span = ty.span();
                 let expr = match param {
                     Param::Body { field, index, ty } => {
+                        if field.is_none() && index.is_none() && whole_body.is_none() {
+                            whole_body = Some(ty.clone());
+                        }
                         asserts.push(quote_spanned!(span=> #p::assert_body::<#ty>();));
                         if validate {
                             asserts.push(quote_spanned!(span=> #p::assert_validate::<#ty>();));
@@ -328,7 +332,23 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
     let enhancers = declared.enhancers_expr();
     let metadata = declared.metadata_expr();
     let bind = format_ident!("__gateway_bind_{}_{}", index, name);
+    let checks = typed_checks(
+        self_ty,
+        &event,
+        whole_body.as_ref(),
+        if manual_ack {
+            None
+        } else {
+            returned_type(&method.sig.output, method.sig.ident.span())
+        },
+    );
+    let check_fn = format_ident!("__gateway_events_{}_{}", index, name);
     let tokens = quote! {
+        #[doc(hidden)]
+        #[allow(non_snake_case, dead_code, clippy::all)]
+        fn #check_fn() {
+            #checks
+        }
         #[doc(hidden)]
         #[allow(non_snake_case, unused_mut, clippy::all)]
         fn #bind(gateway: #p::AnyArc) -> ::std::option::Option<#p::BoundHandler> {
@@ -348,6 +368,79 @@ fn handler(cx: &Ctxt, self_ty: &Type, method: &mut ImplItemFn, index: usize) -> 
         }
     };
     Some(Handler { event, tokens })
+}
+
+/// The type a handler acknowledges with: its return type, `Result<T, E>` read as `T`;
+/// `None` for replies that are not an acknowledgement of one declared type
+/// (`WsResponse`, `Reply`, `ReplyStream`, `Arguments`, `AnyValue`, `Value`, `impl ..`).
+fn returned_type(output: &ReturnType, name: proc_macro2::Span) -> Option<Type> {
+    let mut ty = match output {
+        ReturnType::Default => return Some(syn::parse_quote_spanned!(name=> ())),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    if let Some(ok) = last_segment(&ty)
+        .filter(|last| last.ident == "Result")
+        .and_then(|last| match &last.arguments {
+            syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                Some(syn::GenericArgument::Type(ok)) => Some(ok.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+    {
+        ty = ok;
+    }
+    const NOT_AN_ACK: &[&str] = &[
+        "WsResponse",
+        "Reply",
+        "ReplyStream",
+        "Arguments",
+        "AnyValue",
+        "Value",
+    ];
+    if matches!(ty, Type::ImplTrait(_)) {
+        return None;
+    }
+    match last_segment(&ty) {
+        Some(last) if NOT_AN_ACK.iter().any(|n| last.ident == n) => None,
+        _ => Some(ty),
+    }
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(p) => p.path.segments.last(),
+        _ => None,
+    }
+}
+
+/// The compile-time checks of a handler against its gateway's declared events (nothing
+/// for an untyped gateway): the event is declared, the body and acknowledgement types
+/// are the declared ones. Each is spanned at what it checks.
+fn typed_checks(
+    self_ty: &Type,
+    event: &LitStr,
+    body: Option<&Type>,
+    returned: Option<Type>,
+) -> TokenStream {
+    // Every token spanned at what is checked, so that the error points there (not at
+    // `#[gateway]`).
+    let at = |span: proc_macro2::Span| {
+        let events = quote_spanned!(span=> <#self_ty as ::gateway_runtime::__private::GatewayEvents>::Events);
+        let key = quote_spanned!(span=> { ::gateway_runtime::__private::event_key(#event) });
+        (events, key)
+    };
+    let (events, key) = at(event.span());
+    let mut out = quote_spanned!(event.span()=> ::gateway_runtime::__private::check_declared::<#events, #key>(););
+    if let Some(body) = body {
+        let (events, key) = at(body.span());
+        out.extend(quote_spanned!(body.span()=> ::gateway_runtime::__private::check_body::<#events, #key, #body>();));
+    }
+    if let Some(ret) = returned {
+        let (events, key) = at(ret.span());
+        out.extend(quote_spanned!(ret.span()=> ::gateway_runtime::__private::check_ack::<#events, #key, #ret>();));
+    }
+    out
 }
 
 /// Whether the return type is written `AnyValue` (any path ending in it, no generics).

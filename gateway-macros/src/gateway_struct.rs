@@ -1,15 +1,21 @@
 //! `#[gateway(..)]` on a struct: options, injected fields, enhancers, hooks.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ItemStruct, Lit, Meta, Token};
 
 use crate::ctxt::Ctxt;
 use crate::enhancers;
 use crate::fields::{wire, Wiring};
 
-fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
+/// The gateway options' initializer, and the `events = ..` declaration (with the namespace
+/// literal, when there is one, to check it against).
+fn options(
+    cx: &Ctxt,
+    attr: TokenStream,
+) -> (TokenStream, Option<(syn::Path, Option<syn::LitStr>)>) {
     let p = quote!(::gateway_runtime::__private);
     let mut sets = Vec::new();
     let parser = Punctuated::<Meta, Token![,]>::parse_terminated;
@@ -17,9 +23,11 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
         Ok(l) => l,
         Err(e) => {
             cx.push(e);
-            return quote!(#p::GatewayOptions::default());
+            return (quote!(#p::GatewayOptions::default()), None);
         }
     };
+    let mut events: Option<syn::Path> = None;
+    let mut namespace: Option<syn::LitStr> = None;
     for meta in list {
         let Meta::NameValue(nv) = &meta else {
             cx.error(
@@ -47,6 +55,7 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
                     if !name.starts_with('/') {
                         cx.error(s, format!("a namespace starts with `/`: write \"/{name}\""));
                     }
+                    namespace = Some(s.clone());
                     sets.push(quote!(o.namespace = #p::NamespaceSpec::Name(#s.to_string());));
                 }
                 Expr::Call(call) if matches!(&*call.func, Expr::Path(f) if f.path.is_ident("regex")) => {
@@ -63,6 +72,10 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
                 other => cx.error(other, "`namespace` is a string (\"/chat\") or `regex(\"...\")`"),
             },
             "ack_errors" => sets.push(quote!(o.ack_errors = ::std::option::Option::Some(#v);)),
+            "events" => match v {
+                Expr::Path(path) if path.qself.is_none() => events = Some(path.path.clone()),
+                other => cx.error(other, "`events` names a `#[socket_events]` declaration: `events = ChatEvents`"),
+            },
             "path" => match str_lit(v) {
                 Some(path) if path.starts_with('/') => sets.push(quote!(o.path = ::std::option::Option::Some(::std::string::String::from(#path));)),
                 _ => cx.error(v, "`path` is a string starting with `/`, e.g. `path = \"/socket.io/\"`"),
@@ -125,16 +138,17 @@ fn options(cx: &Ctxt, attr: TokenStream) -> TokenStream {
             }
             _ => cx.error(
                 &nv.path,
-                "unknown gateway option; expected one of: namespace, ack_errors, path, ping_interval, ping_timeout, max_payload, max_buffered_bytes, transports, cors, credentials",
+                "unknown gateway option; expected one of: namespace, events, ack_errors, path, ping_interval, ping_timeout, max_payload, max_buffered_bytes, transports, cors, credentials",
             ),
         }
     }
-    quote!({
+    let init = quote!({
         #[allow(unused_mut)]
         let mut o = #p::GatewayOptions::default();
         #(#sets)*
         o
-    })
+    });
+    (init, events.map(|e| (e, namespace)))
 }
 
 /// Milliseconds of a duration written with a unit: `"25s"`, `"500ms"`, `"2m"`, `"1h"`.
@@ -178,7 +192,7 @@ fn regex_syntax_check(pattern: &str) -> Result<(), String> {
 pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
     let cx = Ctxt::new();
     let p = quote!(::gateway_runtime::__private);
-    let options = options(&cx, attr);
+    let (options, events) = options(&cx, attr);
     if !item.generics.params.is_empty() {
         cx.error(&item.generics, "a gateway cannot be generic");
     }
@@ -186,6 +200,23 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
     item.attrs.retain(|a| !enhancers::is_enhancer_attr(a));
     let name = item.ident.clone();
     let name_str = name.to_string();
+    let events_impl = match &events {
+        None => quote!(impl #p::GatewayEvents for #name { type Events = #p::Untyped; }),
+        Some((path, namespace)) => {
+            let check = namespace.as_ref().map(|ns| {
+                quote_spanned!(path.span()=>
+                    const _: () = ::std::assert!(
+                        #p::same_str(<#path as #p::EventMap>::NAMESPACE, #ns),
+                        "the `events` declaration is for another namespace than this gateway's"
+                    );
+                )
+            });
+            quote!(
+                impl #p::GatewayEvents for #name { type Events = #path; }
+                #check
+            )
+        }
+    };
     let server = |ty: &syn::Type| quote!(#p::from_server::<#ty>(io, namespace, #name_str)?);
     let Wiring {
         deps,
@@ -198,6 +229,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, clippy::all)]
         const _: () = {
+            #events_impl
             #[automatically_derived]
             impl #p::Gateway for #name {
                 const NAME: &'static str = #name_str;
@@ -233,6 +265,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> TokenStream {
             #errors
             #[doc(hidden)]
             const _: () = {
+                impl #p::GatewayEvents for #name { type Events = #p::Untyped; }
                 impl #p::Gateway for #name {
                     const NAME: &'static str = #name_str;
                     fn options() -> #p::GatewayOptions { ::std::default::Default::default() }

@@ -12,6 +12,7 @@ mod fields;
 mod gateway_impl;
 mod gateway_struct;
 mod injectable;
+mod socket_events;
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -26,6 +27,7 @@ use quote::quote;
 /// |---|---|---|---|
 /// | `namespace` | string starting with `/`, or `regex("^/room-\\d+$")` (dynamic namespaces) | `"/"` | `namespace` |
 /// | `ack_errors` | `bool`: errors go to the client's ack callback when it gave one, instead of the `exception` event | `false` | — |
+/// | `events` | a `#[socket_events]` declaration (`events = ChatEvents`): handlers and emits are checked against it at compile time | untyped | `ServerToClientEvents` / `ClientToServerEvents` |
 /// | `path` | string, the engine path | `"/socket.io/"` | `path` |
 /// | `ping_interval` | milliseconds (`25000`) or a string with a unit (`"25s"`, `"500ms"`, `"2m"`, `"1h"`) | 25 s | `pingInterval` |
 /// | `ping_timeout` | as `ping_interval` | 20 s | `pingTimeout` |
@@ -96,6 +98,80 @@ pub fn gateway(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(e) => {
             let err = e.to_compile_error();
             quote!(#item2 #err).into()
+        }
+    }
+}
+
+/// Declares a namespace's events once (socket.io's typed `ServerToClientEvents` /
+/// `ClientToServerEvents`): on a trait whose functions are the events. The trait becomes a
+/// unit struct that a gateway names with `#[gateway(events = ChatEvents)]`, that emits the
+/// server events with their payload types (`ChatEvents::emit(&socket).new_message(&m)`),
+/// and that `gateway_runtime::events::typescript` / `asyncapi` turn into TypeScript and an
+/// AsyncAPI 3.0 document.
+///
+/// # Options (`#[socket_events(..)]`)
+///
+/// | option | type | default | meaning |
+/// |---|---|---|---|
+/// | `namespace` | string starting with `/` | `"/"` | the namespace; a gateway with a literal namespace must name the same |
+/// | `ack_errors` | flag, or `bool` | `false` | errors reach the client's ack callback (the gateway's `ack_errors`): acks are typed `T \| ErrorResponse` |
+///
+/// # Events
+///
+/// - `#[client("name")] fn method(arg: A, ..) -> Ack;` — the client emits `"name"`; the
+///   return type, when there is one, is the acknowledgement. A gateway handler of `"name"`
+///   must take the body as declared (one argument: `A`; several: the tuple `(A, B)`) and
+///   return `Ack` (or `Option<Ack>`, `Result<Ack, E>`), else it does not compile.
+/// - `#[server("name")] fn method(arg: A, ..);` — the server emits `"name"`: the emitter
+///   gets `method(&self, arg: &A, ..)`.
+///
+/// Doc comments become the TypeScript and AsyncAPI descriptions. Payload types derive
+/// `serde`'s traits, `ts_rs::TS` and `schemars::JsonSchema` (serde renames are honoured by
+/// both). A handler subscribed to an undeclared event, a body or acknowledgement of another
+/// type, and an emit of an undeclared event or payload are compile errors.
+///
+/// ```
+/// use gateway_runtime::prelude::*;
+///
+/// #[derive(Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+/// pub struct Said { pub text: String }
+///
+/// /// The events of the default namespace.
+/// #[socket_events]
+/// pub trait EchoEvents {
+///     /// Says something; the acknowledgement is how many bytes were read.
+///     #[client("say")]
+///     fn say(said: Said) -> usize;
+///     /// What someone said.
+///     #[server("said")]
+///     fn said(said: Said);
+/// }
+///
+/// #[gateway(events = EchoEvents)]
+/// struct Echo;
+///
+/// #[gateway]
+/// impl Echo {
+///     #[subscribe_message("say")]
+///     fn say(&self, #[message_body] said: Said, #[connected_socket] client: Socket) -> usize {
+///         let _ = EchoEvents::emit(&client.broadcast()).said(&said);
+///         said.text.len()
+///     }
+/// }
+/// # let _ = App::builder().gateway::<Echo>();
+/// ```
+#[proc_macro_attribute]
+pub fn socket_events(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item2 = proc_macro2::TokenStream::from(item);
+    match syn::parse2::<syn::ItemTrait>(item2.clone()) {
+        Ok(t) => socket_events::expand(attr.into(), t).into(),
+        Err(_) => {
+            let err = syn::Error::new_spanned(
+                &item2,
+                "`#[socket_events]` goes on a trait whose functions are the events",
+            )
+            .to_compile_error();
+            quote!(#err).into()
         }
     }
 }

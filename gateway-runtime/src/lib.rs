@@ -9,6 +9,7 @@
 pub mod adapter;
 pub mod app;
 pub mod engine;
+pub mod events;
 pub mod guide;
 mod hash;
 pub mod jwt;

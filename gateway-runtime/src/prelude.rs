@@ -3,7 +3,7 @@
 pub use std::sync::Arc;
 
 pub use gateway_macros::{
-    gateway, injectable, set_metadata, skip_throttle, subscribe_message, throttle,
+    gateway, injectable, set_metadata, skip_throttle, socket_events, subscribe_message, throttle,
     use_connection_guards, use_filters, use_guards, use_interceptors, use_pipes,
 };
 pub use serde::{Deserialize, Serialize};

@@ -9,6 +9,12 @@ pub use std::any::{type_name, Any, TypeId};
 pub use std::sync::Arc as StdArc;
 
 pub use inventory;
+
+pub use crate::events::{
+    check_ack, check_body, check_declared, event_key, same_str, Direction, EmitTarget, EventDoc,
+    EventMap, Exactly, GatewayEvents, HasClientEvent, TypeDesc, Untyped,
+};
+pub use crate::socketio::EmitError;
 pub use serde_json::{json, Value};
 pub use validator::Validate;
 
