@@ -14,10 +14,14 @@
 //! rooms through the Redis adapter; Node.js socket.io servers with `@socket.io/redis-adapter`
 //! can join the same cluster.
 //!
-//! The page loads the official client from this server (`/socket.io/socket.io.min.js`), so
-//! it works with no internet: the client comes from `examples/chat/web`, whose npm packages
-//! are installed at start when missing (`npm ci`). A client whose network drops for less
-//! than two minutes gets its session back (connection state recovery).
+//! The front end is a React app (`examples/chat/web`, Vite + TypeScript) typed with the
+//! events the gateway declares (`events.rs`, generated into
+//! `web/src/generated/chat-events.ts`). The server builds it with npm at start when it is
+//! missing or older than its sources, then serves it: no CDN, it works with no internet.
+//! A client whose network drops for less than two minutes gets its session back
+//! (connection state recovery); after a restart it joins its rooms again.
+//! `cargo run --example chat -- generate` rewrites the TypeScript and `asyncapi.json`
+//! (served at `/asyncapi.json`) after a change of the declared events.
 //!
 //! Operators get Prometheus metrics at `GET /metrics` (see `gateway_runtime::telemetry`) and
 //! Kubernetes probes at `GET /health/live` and `GET /health/ready`; SIGTERM drains.
@@ -28,6 +32,7 @@
 
 mod dto;
 mod events;
+mod front_end;
 mod gateway;
 mod store;
 
@@ -35,12 +40,11 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gateway_runtime::adapter::redis::{RedisAdapter, RedisConfig};
 use gateway_runtime::prelude::{App, ConnectionStateRecovery, JwtService};
-use gateway_runtime::socketio::ClientBundle;
 use serde::Deserialize;
 
 use dto::User;
@@ -72,30 +76,6 @@ async fn login(State(jwt): State<Arc<JwtService>>, Json(body): Json<Login>) -> i
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(serde_json::json!({ "error": e.to_string() })),
         ),
-    }
-}
-
-/// The official browser client, from `examples/chat/web/node_modules` (installed with
-/// `npm ci` when missing).
-fn client_bundle() -> Option<ClientBundle> {
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("chat/web");
-    if let Some(bundle) = ClientBundle::find_from(&web) {
-        return Some(bundle);
-    }
-    tracing::info!("installing the browser client: npm ci in {}", web.display());
-    let installed = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&web)
-        .status();
-    match installed {
-        Ok(status) if status.success() => ClientBundle::find_from(&web),
-        outcome => {
-            tracing::warn!(
-                ?outcome,
-                "cannot install socket.io-client with npm: the page will not find /socket.io/socket.io.min.js"
-            );
-            None
-        }
     }
 }
 
@@ -141,7 +121,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.adapter(adapter);
         tracing::info!(%url, "sharing rooms with other nodes through Redis");
     }
-    let bundle = client_bundle();
+    // The React front end, built with npm when missing or stale (a few seconds).
+    let front = tokio::task::spawn_blocking(front_end::FrontEnd::load).await?;
+    let bundle = front_end::client_bundle(&front_end::web_dir());
     let app = builder
         .socketio(|io| {
             let io = io.connection_state_recovery(ConnectionStateRecovery::default());
@@ -158,7 +140,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
 
     let routes = Router::new()
-        .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route("/login", post(login))
         .route(
             "/asyncapi.json",
@@ -174,7 +155,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "/metrics",
             get(move || std::future::ready(prometheus.render())),
         )
-        .merge(app.health_routes());
+        .merge(app.health_routes())
+        .fallback(get(move |uri: axum::http::Uri| {
+            std::future::ready(front.serve(&uri))
+        }));
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())

@@ -74,13 +74,24 @@ async function roundTrip(c) {
 // ----- HTTP ------------------------------------------------------------------------
 
 describe('HTTP', () => {
-  it('GET / returns the HTML page', T, async () => {
+  it('GET / returns the built front end; its script comes from this server', T, async () => {
     const res = await rawRequest(`${srv.url}/`);
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^text\/html\b/);
-    assert.ok(res.text.startsWith('<!doctype html>'), 'an HTML document');
+    assert.ok(res.text.toLowerCase().startsWith('<!doctype html>'), 'an HTML document');
     assert.ok(res.text.includes('<title>Chat</title>'));
-    assert.ok(res.text.includes("io('/chat'"), 'the page connects to /chat');
+    const script = res.text.match(/<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/);
+    assert.ok(script, `a bundled module script in ${res.text}`);
+    const js = await rawRequest(`${srv.url}${script[1]}`);
+    assert.equal(js.status, 200);
+    assert.match(String(js.headers['content-type']), /^text\/javascript\b/);
+    assert.match(String(js.headers['cache-control']), /immutable/);
+    assert.ok(js.text.includes('/chat'), 'the bundle connects to /chat');
+    assert.equal((await rawRequest(`${srv.url}/assets/missing.js`)).status, 404);
+    for (const escape of ['/../Cargo.toml', '/%2e%2e/Cargo.toml', '/assets/../../Cargo.toml']) {
+      const res = await rawRequest(`${srv.url}${escape}`);
+      assert.ok(!res.text.includes('[package]'), `${escape} stays inside the build`);
+    }
   });
 
   it('POST /login {"username":"ada"} → an HS256 token for sub "ada", valid for an hour', T, async () => {
