@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { io } from 'socket.io-client';
 import { Recorder, byteCompare, delay, waitConnect, withTimeout } from './helpers.mjs';
@@ -110,11 +110,14 @@ export async function startRedis() {
   return redis;
 }
 
-/** A Rust node (redis_node_server) on the given Redis: { url, kill(), health() }. */
-export function startRustNode(redisUrl) {
+/**
+ * A Rust node (redis_node_server) on the given Redis, with the classic adapter or (kind
+ * 'sharded') the sharded one: { url, kill(), health() }.
+ */
+export function startRustNode(redisUrl, kind = 'classic') {
   return new Promise((resolve, reject) => {
     const child = spawn(RUST_NODE_BIN, [], {
-      env: { ...process.env, PORT: '0', REDIS_URL: redisUrl, REQUESTS_TIMEOUT_MS: String(REQUESTS_TIMEOUT) },
+      env: { ...process.env, PORT: '0', REDIS_URL: redisUrl, REQUESTS_TIMEOUT_MS: String(REQUESTS_TIMEOUT), ADAPTER: kind },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -251,8 +254,11 @@ function registerNodeHandlers(nsp, socket, received) {
   });
 }
 
-/** A Node.js socket.io 4.8 node with @socket.io/redis-adapter: { url, io, kill() }. */
-export async function startNodeNode(redisUrl) {
+/**
+ * A Node.js socket.io 4.8 node with @socket.io/redis-adapter's classic adapter or (kind
+ * 'sharded') createShardedAdapter: { url, io, kill() }.
+ */
+export async function startNodeNode(redisUrl, kind = 'classic') {
   const reconnectStrategy = (retries) => Math.min(50 * (retries + 1), 500);
   const pub = createClient({ url: redisUrl, socket: { reconnectStrategy } });
   const sub = pub.duplicate();
@@ -261,7 +267,10 @@ export async function startNodeNode(redisUrl) {
   await Promise.all([pub.connect(), sub.connect()]);
   const httpServer = http.createServer();
   const ioServer = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, { requestsTimeout: REQUESTS_TIMEOUT }),
+    adapter:
+      kind === 'sharded'
+        ? createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' })
+        : createAdapter(pub, sub, { requestsTimeout: REQUESTS_TIMEOUT }),
     pingInterval: 1000,
     pingTimeout: 1000,
   });

@@ -104,7 +104,10 @@ async fn a_client_that_stops_reading_is_closed_when_its_budget_is_full() {
         .expect("the reader got everything")
         .unwrap();
     assert_eq!(news, 300, "the reading client lost nothing");
-    assert!(!reading.is_finished(), "the reading client is still connected");
+    assert!(
+        !reading.is_finished(),
+        "the reading client is still connected"
+    );
     reading.abort();
     drop(slow);
 }

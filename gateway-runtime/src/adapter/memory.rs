@@ -25,6 +25,11 @@ impl MemoryAdapter {
         Self::default()
     }
 
+    /// Whether a local socket is in `room`.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.read().rooms.contains_key(room)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }

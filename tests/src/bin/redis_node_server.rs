@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gateway_runtime::adapter::redis::{RedisAdapter, RedisConfig};
+use gateway_runtime::adapter::redis::{RedisAdapter, RedisConfig, ShardedRedisAdapter};
 use gateway_runtime::adapter::Room;
 use gateway_runtime::socketio::{AckSender, AnyValue, Args, BroadcastOperator, Socket, SocketIo};
 use serde::Deserialize;
@@ -266,13 +266,16 @@ async fn main() -> std::io::Result<()> {
         .requests_timeout(Duration::from_millis(requests_timeout))
         .retry_delays(Duration::from_millis(50), Duration::from_millis(500))
         .health_check_interval(Duration::from_secs(2));
-    let adapter = RedisAdapter::factory(config)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let io = SocketIo::builder()
+    let invalid = |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let builder = SocketIo::builder()
         .ping_interval(Duration::from_millis(1000))
-        .ping_timeout(Duration::from_millis(1000))
-        .adapter(adapter)
-        .build();
+        .ping_timeout(Duration::from_millis(1000));
+    // ADAPTER=sharded: Redis 7 sharded pub/sub (createShardedAdapter); else the classic one.
+    let builder = match std::env::var("ADAPTER").as_deref() {
+        Ok("sharded") => builder.adapter(ShardedRedisAdapter::factory(config).map_err(invalid)?),
+        _ => builder.adapter(RedisAdapter::factory(config).map_err(invalid)?),
+    };
+    let io = builder.build();
     let received: Received = Arc::default();
     let log = received.clone();
     io.of("/").on_server_side("hello", move |args, ack| {

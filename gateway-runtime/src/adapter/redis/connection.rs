@@ -41,6 +41,9 @@ pub(crate) struct Settings {
     pub(crate) max_retry_delay: Duration,
     pub(crate) ping_interval: Duration,
     pub(crate) queue_capacity: usize,
+    /// Sharded pub/sub (Redis 7 `SPUBLISH` / `SSUBSCRIBE`, `PUBSUB SHARDNUMSUB`), on a
+    /// RESP3 subscriber connection; no patterns.
+    pub(crate) sharded: bool,
 }
 
 enum PubCmd {
@@ -148,6 +151,16 @@ impl Shared {
             .collect()
     }
 
+    /// A message of a (sharded) channel.
+    fn dispatch_channel(&self, channel: &str, payload: &[u8]) {
+        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        let listener = routes.channels.get(channel).and_then(Weak::upgrade);
+        drop(routes);
+        if let Some(listener) = listener {
+            listener.on_message(channel, payload);
+        }
+    }
+
     fn dispatch(&self, msg: &redis::Msg) {
         let channel = msg.get_channel_name();
         let payload = msg.get_payload_bytes();
@@ -160,11 +173,8 @@ impl Shared {
                 listener.on_pattern_message(channel, payload);
             }
         } else {
-            let listener = routes.channels.get(channel).and_then(Weak::upgrade);
             drop(routes);
-            if let Some(listener) = listener {
-                listener.on_message(channel, payload);
-            }
+            self.dispatch_channel(channel, payload);
         }
     }
 }
@@ -222,11 +232,19 @@ impl Driver {
         let mut slot = self.not_started.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((publish_rx, subscribe_rx)) = slot.take() {
             runtime.spawn(run_publisher(self.shared.clone(), publish_rx));
-            runtime.spawn(run_subscriber(
-                self.shared.clone(),
-                subscribe_rx,
-                self.publish_tx.clone(),
-            ));
+            if self.shared.settings.sharded {
+                runtime.spawn(run_shard_subscriber(
+                    self.shared.clone(),
+                    subscribe_rx,
+                    self.publish_tx.clone(),
+                ));
+            } else {
+                runtime.spawn(run_subscriber(
+                    self.shared.clone(),
+                    subscribe_rx,
+                    self.publish_tx.clone(),
+                ));
+            }
             self.started.store(true, Ordering::Release);
         }
     }
@@ -248,10 +266,12 @@ impl Driver {
             // Queued under the routes lock: subscriptions and their undoing (`unregister`)
             // reach Redis in the order the routes changed.
             let mut routes = self.shared.routes_mut();
-            routes.patterns.insert(pattern.to_owned(), listener.clone());
-            let _ = self
-                .subscribe_tx
-                .send(Subscription::Pattern(pattern.to_owned()));
+            if !pattern.is_empty() {
+                routes.patterns.insert(pattern.to_owned(), listener.clone());
+                let _ = self
+                    .subscribe_tx
+                    .send(Subscription::Pattern(pattern.to_owned()));
+            }
             for channel in channels {
                 routes.channels.insert(channel.clone(), listener.clone());
                 let _ = self
@@ -274,7 +294,7 @@ impl Driver {
         let ours = |route: Option<&Weak<dyn Listener>>| {
             route.is_some_and(|route| Weak::ptr_eq(route, listener))
         };
-        if ours(routes.patterns.get(pattern)) {
+        if !pattern.is_empty() && ours(routes.patterns.get(pattern)) {
             routes.patterns.remove(pattern);
             let _ = self
                 .subscribe_tx
@@ -406,10 +426,20 @@ async fn run_batch(
     for cmd in batch.iter() {
         match cmd {
             PubCmd::Publish { channel, payload } => {
-                pipe.cmd("PUBLISH").arg(channel).arg(payload.as_slice());
+                let publish = if shared.settings.sharded {
+                    "SPUBLISH"
+                } else {
+                    "PUBLISH"
+                };
+                pipe.cmd(publish).arg(channel).arg(payload.as_slice());
             }
             PubCmd::NumSub { channel, .. } => {
-                pipe.cmd("PUBSUB").arg("NUMSUB").arg(channel);
+                let numsub = if shared.settings.sharded {
+                    "SHARDNUMSUB"
+                } else {
+                    "NUMSUB"
+                };
+                pipe.cmd("PUBSUB").arg(numsub).arg(channel);
             }
             PubCmd::Ping => {
                 pipe.cmd("PING");
@@ -645,6 +675,140 @@ async fn run_subscriber(
     }
 }
 
+/// `SSUBSCRIBE` / `SUNSUBSCRIBE` of one channel (patterns do not exist in sharded pub/sub).
+async fn shard_subscribe(
+    conn: &mut MultiplexedConnection,
+    subscription: &Subscription,
+    limit: Duration,
+) -> Result<(), String> {
+    let cmd = match subscription {
+        Subscription::Channel(channel) => redis::cmd("SSUBSCRIBE").arg(channel).clone(),
+        Subscription::DropChannel(channel) => redis::cmd("SUNSUBSCRIBE").arg(channel).clone(),
+        Subscription::Pattern(_) | Subscription::DropPattern(_) => return Ok(()),
+    };
+    match timeout(limit, cmd.exec_async(conn)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err("timeout while subscribing".into()),
+    }
+}
+
+/// The subscriber of sharded pub/sub: a RESP3 connection whose pushes (`smessage`) reach
+/// the registered listeners; (re)subscribes everything after each connect, like
+/// [`run_subscriber`].
+async fn run_shard_subscriber(
+    shared: Arc<Shared>,
+    mut subscribe_rx: mpsc::UnboundedReceiver<Subscription>,
+    publish_tx: mpsc::Sender<PubCmd>,
+) {
+    let settings = shared.settings.clone();
+    let mut backoff = Backoff::new(&settings);
+    let mut info = shared.client.get_connection_info().clone();
+    info.redis.protocol = redis::ProtocolVersion::RESP3;
+    let client = match redis::Client::open(info) {
+        Ok(client) => client,
+        Err(e) => {
+            shared.health.down(Link::Subscriber, &describe(&e));
+            return;
+        }
+    };
+    loop {
+        let (push_tx, mut pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(settings.connect_timeout)
+            .set_response_timeout(settings.command_timeout)
+            .set_push_sender(push_tx);
+        let connected = timeout(
+            settings.connect_timeout,
+            client.get_multiplexed_async_connection_with_config(&config),
+        )
+        .await;
+        let mut conn = match connected {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                shared.health.down(Link::Subscriber, &describe(&e));
+                if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+                    return;
+                }
+                continue;
+            }
+            Err(_) => {
+                shared
+                    .health
+                    .down(Link::Subscriber, "timeout while connecting");
+                if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        while subscribe_rx.try_recv().is_ok() {}
+        let mut failed = None;
+        for subscription in shared.subscriptions() {
+            if let Err(e) =
+                shard_subscribe(&mut conn, &subscription, settings.command_timeout).await
+            {
+                failed = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = failed {
+            shared.health.down(Link::Subscriber, &e);
+            if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+                return;
+            }
+            continue;
+        }
+        backoff.reset();
+        shared.health.up(Link::Subscriber);
+        let _ = publish_tx.try_send(PubCmd::Ping);
+        let mut ping = tokio::time::interval_at(
+            Instant::now() + settings.ping_interval,
+            settings.ping_interval,
+        );
+        let reason = loop {
+            tokio::select! {
+                push = pushes.recv() => match push {
+                    Some(push) if push.kind == redis::PushKind::SMessage => {
+                        if let [channel, payload, ..] = push.data.as_slice() {
+                            if let (Ok(channel), redis::Value::BulkString(payload)) =
+                                (redis::from_redis_value::<String>(channel), payload)
+                            {
+                                shared.dispatch_channel(&channel, payload);
+                            }
+                        }
+                    }
+                    Some(push) if push.kind == redis::PushKind::Disconnection => {
+                        break "connection closed".to_owned();
+                    }
+                    Some(_) => {}
+                    None => break "connection closed".to_owned(),
+                },
+                cmd = subscribe_rx.recv() => match cmd {
+                    Some(subscription) => {
+                        if let Err(e) = shard_subscribe(&mut conn, &subscription, settings.command_timeout).await {
+                            break e;
+                        }
+                    }
+                    None => return,
+                },
+                _ = ping.tick() => {
+                    let pinged = timeout(settings.command_timeout, redis::cmd("PING").query_async::<redis::Value>(&mut conn)).await;
+                    match pinged {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => break describe(&e),
+                        Err(_) => break "no answer to PING".to_owned(),
+                    }
+                }
+            }
+        };
+        shared.health.down(Link::Subscriber, &reason);
+        if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,6 +832,7 @@ mod tests {
             max_retry_delay: Duration::from_millis(350),
             ping_interval: Duration::from_secs(1),
             queue_capacity: 1,
+            sharded: false,
         };
         let mut b = Backoff::new(&settings);
         let delays: Vec<u128> = (0..4).map(|_| b.next_delay().as_millis()).collect();

@@ -17,11 +17,13 @@
 //! carrying a packet (msgpack). The number of nodes is the number of subscribers of the
 //! request channel (`PUBSUB NUMSUB`).
 //!
+//! For Redis 7 sharded pub/sub (`createShardedAdapter`), see [`ShardedRedisAdapter`].
+//!
 //! What it supports: broadcasts with `to`/`except`/`local`/`volatile`, broadcasts with
 //! acknowledgements gathered from every node, `fetch_sockets`, `sockets_join`,
 //! `sockets_leave`, `disconnect_sockets`, [`Adapter::remote_rooms`] (socket.io's
-//! `allRooms`) and [`Adapter::server_count`]. Not supported: `serverSideEmit` (requests of
-//! that type from Node.js nodes are ignored) and connection-state recovery.
+//! `allRooms`), [`Adapter::server_count`] and server-side events (`serverSideEmit`, with
+//! and without answers). Not supported: connection state recovery across nodes.
 //!
 //! Resilience: when Redis is unreachable or restarts, local delivery keeps working, messages
 //! to other nodes are dropped, cluster-wide requests fail with an [`AdapterError`], and the
@@ -51,7 +53,10 @@
 
 mod connection;
 mod requests;
+pub mod sharded;
 mod wire;
+
+pub use sharded::{ShardedAdapterFactory, ShardedRedisAdapter, SubscriptionMode};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -241,6 +246,7 @@ impl RedisAdapter {
             max_retry_delay: config.max_retry_delay,
             ping_interval: config.health_check_interval,
             queue_capacity: config.queue_capacity,
+            sharded: false,
         };
         Ok(RedisAdapterFactory {
             driver: Arc::new(Driver::new(client, settings)),

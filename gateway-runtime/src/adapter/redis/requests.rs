@@ -220,7 +220,7 @@ impl Core {
             request_type::REMOTE_FETCH => {
                 let Some(request_id) = request_id else { return };
                 let opts = wire::opts_from(wire::get(&request, "opts"));
-                let sockets = self.describe_sockets(local, &opts);
+                let sockets = describe_sockets(local, &opts);
                 self.answer(
                     &request,
                     wire::map([
@@ -321,29 +321,6 @@ impl Core {
             ("clientCount", Value::from(count as u64)),
         ]);
         self.publish(channel, wire::to_json(&response));
-    }
-
-    /// The REMOTE_FETCH description of the matching local sockets.
-    fn describe_sockets(&self, local: &LocalNamespace, opts: &BroadcastOptions) -> Vec<Value> {
-        let Some(namespace) = local.0.upgrade() else {
-            return Vec::new();
-        };
-        ns::targets(&namespace, opts)
-            .into_iter()
-            .map(|socket| {
-                let rooms = socket
-                    .rooms()
-                    .iter()
-                    .map(|r| Value::from(r.as_ref()))
-                    .collect();
-                wire::map([
-                    ("id", Value::from(socket.id().as_str())),
-                    ("handshake", handshake_value(socket.handshake())),
-                    ("rooms", Value::Array(rooms)),
-                    ("data", Value::Map(Vec::new())),
-                ])
-            })
-            .collect()
     }
 
     /// An answer on a response channel.
@@ -609,6 +586,30 @@ impl Core {
         }
         Ok(total as usize)
     }
+}
+
+/// How socket.io describes the matching local sockets to another node (`fetchSockets`):
+/// `{id, handshake, rooms, data}` each.
+pub(super) fn describe_sockets(local: &LocalNamespace, opts: &BroadcastOptions) -> Vec<Value> {
+    let Some(namespace) = local.0.upgrade() else {
+        return Vec::new();
+    };
+    ns::targets(&namespace, opts)
+        .into_iter()
+        .map(|socket| {
+            let rooms = socket
+                .rooms()
+                .iter()
+                .map(|r| Value::from(r.as_ref()))
+                .collect();
+            wire::map([
+                ("id", Value::from(socket.id().as_str())),
+                ("handshake", handshake_value(socket.handshake())),
+                ("rooms", Value::Array(rooms)),
+                ("data", Value::Map(Vec::new())),
+            ])
+        })
+        .collect()
 }
 
 /// Options targeting the one socket named by a legacy request's `sid`.
