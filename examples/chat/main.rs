@@ -23,6 +23,9 @@
 //! `cargo run --example chat -- generate` rewrites the TypeScript and `asyncapi.json`
 //! (served at `/asyncapi.json`) after a change of the declared events.
 //!
+//! With `ADMIN_PASSWORD_HASH` (a bcrypt hash), the official Socket.IO Admin UI can connect
+//! to `/admin` as user `admin` and watch sockets, rooms and events.
+//!
 //! Operators get Prometheus metrics at `GET /metrics` (see `gateway_runtime::telemetry`) and
 //! Kubernetes probes at `GET /health/live` and `GET /health/ready`; SIGTERM drains.
 //!
@@ -138,6 +141,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ack_errors(true)
         .build()
         .await?;
+
+    // The Socket.IO Admin UI (`@socket.io/admin-ui`'s protocol) on `/admin`, user `admin`,
+    // when a bcrypt hash of its password is given.
+    if let Ok(hash) = std::env::var("ADMIN_PASSWORD_HASH") {
+        gateway_runtime::admin::AdminUi::basic_auth("admin", hash).instrument(app.io())?;
+        tracing::info!("admin UI: connect it to this server, namespace /admin, user admin");
+    }
 
     let routes = Router::new()
         .route("/login", post(login))

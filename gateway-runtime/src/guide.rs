@@ -53,6 +53,8 @@ pub mod from_nestjs {
     //! | `DEBUG=socket.io:*`, an OpenTelemetry `ClsModule` / request id in logs | `RUST_LOG=gateway_runtime=debug`; the `socket` and `event` tracing spans ([`telemetry`](crate::telemetry)) |
     //! | shared `ServerToClientEvents` / `ClientToServerEvents` interfaces, `Server<ClientToServerEvents, ServerToClientEvents>` | `#[socket_events(namespace = "/chat")] trait ChatEvents { #[client("join")] fn join(r: Join) -> Vec<Msg>; #[server("new-message")] fn new_message(m: Msg); }` + `#[gateway(events = ChatEvents)]`: handlers checked at compile time, `ChatEvents::emit(&client).new_message(&m)`; the front end's `.ts` from [`events::typescript`](crate::events::typescript) ([`socket_events`](crate::prelude::socket_events)) |
     //! | `nestjs-asyncapi` (`@AsyncApiSub`, `@AsyncApiPub`) | [`events::asyncapi`](crate::events::asyncapi): an AsyncAPI 3.0 document from the same declaration |
+    //! | `instrument(this.server, { auth: { type: 'basic', username, password } })` from `@socket.io/admin-ui` (in `afterInit`) | [`AdminUi::basic_auth(username, hash).instrument(app.io())`](crate::admin::AdminUi) |
+    //! | `createShardedAdapter(pub, sub)` (Redis 7 sharded pub/sub) | `adapter::redis::ShardedRedisAdapter::factory(RedisConfig::new(url))` (feature `redis`) |
     //! | `app.useWebSocketAdapter(new RedisIoAdapter(app))` | `App::builder().adapter(RedisAdapter::factory(RedisConfig::new(url))?)` |
     //!
     //! ## socket.io calls inside a gateway

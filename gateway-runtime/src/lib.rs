@@ -7,7 +7,9 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod admin;
 pub mod app;
+mod clock;
 pub mod engine;
 pub mod events;
 pub mod guide;

@@ -6,7 +6,7 @@
 // one (Redis 7 SPUBLISH / SSUBSCRIBE, createShardedAdapter, dynamic room channels).
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertDeepEqualBinary, byteCompare, delay, sorted, uid } from './helpers.mjs';
+import { assertDeepEqualBinary, byteCompare, delay, io, sorted, uid } from './helpers.mjs';
 import {
   ask,
   closeClients,
@@ -259,6 +259,26 @@ for (const kind of ['classic', 'sharded']) {
             `answers to ${from.node.name}`,
           );
           for (const c of clients) await ask(c, 'server-side-received');
+        }
+      });
+
+      it('the admin UI connected to any node sees every node and the sockets of all', T, async () => {
+        const clients = await onePerNode('seen');
+        for (const node of nodes) {
+          const adminSocket = io(`${node.url}/admin`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+          try {
+            const stats = new Map();
+            adminSocket.on('server_stats', (s) => stats.set(s.serverId, s));
+            const allSockets = new Promise((r) => adminSocket.once('all_sockets', r));
+            const listed = (await allSockets).map((s) => s.id);
+            for (const c of clients) assert.ok(listed.includes(c.id), `${c.label} listed by ${node.name}`);
+            await eventually(`stats of 3 nodes through ${node.name}`, async () => stats.size >= 3, 10_000);
+            const ids = [...stats.keys()];
+            assert.equal(ids.filter((id) => id.startsWith('rust-')).length, 2, JSON.stringify(ids));
+            assert.equal(ids.filter((id) => id.startsWith('node-')).length, 1, JSON.stringify(ids));
+          } finally {
+            adminSocket.disconnect();
+          }
         }
       });
 

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { instrument } from '@socket.io/admin-ui';
 import { createClient } from 'redis';
 import { io } from 'socket.io-client';
 import { Recorder, byteCompare, delay, waitConnect, withTimeout } from './helpers.mjs';
@@ -274,6 +275,7 @@ export async function startNodeNode(redisUrl, kind = 'classic') {
     pingInterval: 1000,
     pingTimeout: 1000,
   });
+  instrument(ioServer, { auth: false, serverId: `node-${process.pid}`, mode: 'development' });
   const nsp = ioServer.of('/');
   const received = [];
   nsp.on('hello', (...args) => {
@@ -291,6 +293,9 @@ export async function startNodeNode(redisUrl, kind = 'classic') {
     health: () => {},
   };
   node.kill = async () => {
+    // The admin UI's statistics timer outlives io.close(): its emits must not reach the
+    // Redis clients closed below.
+    ioServer.of('/admin').adapter.broadcast = () => {};
     await new Promise((r) => ioServer.close(() => r()));
     await Promise.allSettled([pub.quit(), sub.quit()]);
     for (const c of [pub, sub]) {

@@ -455,6 +455,9 @@ impl Client {
         self.engine.established();
         socket.mark_connected();
         ns.insert(socket);
+        if let Some(observer) = ns.observer.get() {
+            observer.connected(socket);
+        }
         self.sockets
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -24,6 +24,7 @@ mod client_bundle;
 mod error;
 mod handshake;
 mod namespace;
+pub(crate) mod observe;
 pub(crate) use namespace::internals as namespace_internals;
 mod operators;
 mod parser;

@@ -75,6 +75,8 @@ pub(crate) struct NamespaceInner {
     /// The server's parser (`None`: JSON).
     pub(crate) parser: super::parser::ServerParser,
     pub(crate) metrics: crate::telemetry::NamespaceMetrics,
+    /// The server's observer (the admin UI), when one is set.
+    pub(crate) observer: super::observe::ObserverSlot,
 }
 
 impl NamespaceInner {
@@ -85,6 +87,7 @@ impl NamespaceInner {
         dynamic: bool,
         recovery: Option<Arc<super::recovery::Recovery>>,
         parser: super::parser::ServerParser,
+        observer: super::observe::ObserverSlot,
     ) -> Self {
         Self {
             name: name.into(),
@@ -98,6 +101,7 @@ impl NamespaceInner {
             recovery,
             parser,
             metrics: crate::telemetry::NamespaceMetrics::new(name, dynamic),
+            observer,
         }
     }
 
@@ -109,6 +113,7 @@ impl NamespaceInner {
         dynamic: bool,
         recovery: Option<&super::recovery::ServerRecovery>,
         parser: super::parser::ServerParser,
+        observer: super::observe::ObserverSlot,
     ) -> Arc<Self> {
         let recovery = recovery.map(|(options, memory)| {
             let store = adapter
@@ -119,7 +124,9 @@ impl NamespaceInner {
                 store,
             })
         });
-        let ns = Arc::new(Self::new(name, adapter, hooks, dynamic, recovery, parser));
+        let ns = Arc::new(Self::new(
+            name, adapter, hooks, dynamic, recovery, parser, observer,
+        ));
         ns.adapter
             .bind(crate::adapter::LocalNamespace(Arc::downgrade(&ns)));
         ns
@@ -396,7 +403,12 @@ pub(crate) mod internals {
         let (first, attachments) = wire(&ns.parser, packet);
         let volatile = opts.volatile;
         let (mut sent, mut dropped) = (0, 0);
+        let observer = ns.observer.get();
+        let mut observed = Vec::new();
         ns.for_each_target(opts, |socket| {
+            if observer.is_some() {
+                observed.push(socket.id());
+            }
             let queued = if volatile {
                 let queued = socket.engine().send_volatile(first.clone(), &attachments);
                 dropped += u64::from(!queued);
@@ -410,6 +422,9 @@ pub(crate) mod internals {
             sent += u64::from(queued);
         });
         ns.metrics.events_sent.increment(sent);
+        if let Some(observer) = observer {
+            observer.event_out(&ns.name, packet, &observed);
+        }
         if dropped > 0 {
             ns.metrics.volatile_dropped.increment(dropped);
         }

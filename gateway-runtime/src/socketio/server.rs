@@ -35,6 +35,8 @@ pub(crate) struct ServerInner {
     client_bundle: Option<super::ClientBundle>,
     /// The parser (`None`: the built-in JSON parser).
     pub(crate) parser: super::parser::ServerParser,
+    /// The observer of every namespace (the admin UI), once set.
+    pub(crate) observer: super::observe::ObserverSlot,
 }
 
 /// A count of running handlers, and a signal when it falls to zero.
@@ -82,6 +84,7 @@ impl ServerInner {
             dynamic,
             self.recovery.as_ref(),
             self.parser.clone(),
+            self.observer.clone(),
         ));
         namespaces.insert(name.into(), ns.clone());
         ns
@@ -164,6 +167,7 @@ impl ServerInner {
                     true,
                     self.recovery.as_ref(),
                     self.parser.clone(),
+                    self.observer.clone(),
                 );
                 namespaces.insert(name.into(), Namespace(ns.clone()));
                 ns
@@ -400,6 +404,7 @@ impl SocketIoBuilder {
             in_flight: InFlight::default(),
             client_bundle: self.client_bundle,
             parser: self.parser,
+            observer: Default::default(),
             recovery: self.recovery.map(|options| {
                 let unnoticed = self.engine.ping_interval + self.engine.ping_timeout;
                 let store = Arc::new(super::recovery::MemorySessionStore::with_detection_delay(
@@ -536,6 +541,11 @@ impl SocketIo {
     /// The Engine.IO options in force.
     pub fn engine_config(&self) -> &EngineConfig {
         self.engine.config()
+    }
+
+    /// The observer slot of every namespace (the admin UI sets it).
+    pub(crate) fn observer_slot(&self) -> &super::observe::ObserverSlot {
+        &self.inner.observer
     }
 
     /// Number of open client connections.

@@ -254,6 +254,9 @@ impl Socket {
     }
 
     pub(crate) fn dispatch(&self, args: Args, ack_id: Option<u64>) {
+        if let Some(observer) = self.0.ns.observer.get() {
+            observer.event_in(self, &args);
+        }
         let handler = {
             let handlers = self.0.handlers.read().unwrap_or_else(|e| e.into_inner());
             // Gateways dispatch through the namespace: most sockets have no listener.
@@ -377,6 +380,9 @@ impl Socket {
     }
 
     pub(crate) fn send_encoded(&self, packet: Encoded) -> Result<(), EmitError> {
+        if let Some(observer) = self.0.ns.observer.get() {
+            observer.event_out(&self.0.ns.name, &packet, &[self.0.id]);
+        }
         let (first, attachments) = super::parser::wire_owned(&self.0.ns.parser, packet);
         self.0.engine.send_parts(first, &attachments)?;
         Ok(())
@@ -499,12 +505,17 @@ impl Socket {
         if self.is_closed() {
             // Closed meanwhile: its rooms may have been cleared before this join.
             self.0.ns.adapter.del_all(self.0.id);
+        } else if let Some(observer) = self.0.ns.observer.get() {
+            observer.joined(self, rooms);
         }
     }
 
     /// Leaves `room`.
     pub fn leave(&self, room: &str) {
         self.0.ns.adapter.del(self.0.id, room);
+        if let Some(observer) = self.0.ns.observer.get() {
+            observer.left(self, room);
+        }
     }
 
     /// The rooms this socket is in, its own id room first (as in socket.io's
@@ -648,6 +659,9 @@ impl Socket {
         self.0.ns.metrics.disconnected(reason.as_str());
         self.0.span.record("reason", reason.as_str());
         self.persist_session(reason);
+        if let Some(observer) = self.0.ns.observer.get() {
+            observer.disconnected(self, reason);
+        }
         // Leave the rooms first: listeners see the socket as socket.io's `disconnect`
         // listeners do.
         self.0.ns.remove(self);

@@ -6,7 +6,9 @@
 //! (ping interval and timeout, default 1000), `RECOVERY_MS` (turns connection state recovery
 //! on, with this max disconnection duration), `CLIENT_DIST` (serves the browser client from
 //! this `socket.io-client/dist` folder), `PARSER=msgpack` (the MessagePack parser), `DEFLATE` (WebSocket compression on, with this
-//! threshold in bytes).
+//! threshold in bytes), `ADMIN_UI_HASH` (the admin UI on `/admin` with user `admin` and this
+//! bcrypt hash, instead of the test's own `/admin` namespace; `ADMIN_UI_READONLY=1`,
+//! `ADMIN_UI_MODE=production`, and `ADMIN_UI_DIST`: the UI's built files under `/ui/`).
 
 use std::time::Duration;
 
@@ -320,14 +322,23 @@ async fn main() -> std::io::Result<()> {
         register(&socket)
     });
 
-    let admin = io.of("/admin");
-    admin.middleware(|socket| async move {
-        match socket.handshake().auth.get("token").and_then(Value::as_str) {
-            Some("secret") => Ok(()),
-            _ => Err(ConnectError::new("unauthorized").with_data(json!({ "code": 401 }))),
-        }
-    });
-    admin.on_connection(|socket| async move { register(&socket) });
+    if let Ok(hash) = std::env::var("ADMIN_UI_HASH") {
+        gateway_runtime::admin::AdminUi::basic_auth("admin", hash)
+            .readonly(std::env::var("ADMIN_UI_READONLY").as_deref() == Ok("1"))
+            .production(std::env::var("ADMIN_UI_MODE").as_deref() == Ok("production"))
+            .server_id("e2e")
+            .instrument(&io)
+            .map_err(std::io::Error::other)?;
+    } else {
+        let admin = io.of("/admin");
+        admin.middleware(|socket| async move {
+            match socket.handshake().auth.get("token").and_then(Value::as_str) {
+                Some("secret") => Ok(()),
+                _ => Err(ConnectError::new("unauthorized").with_data(json!({ "code": 401 }))),
+            }
+        });
+        admin.on_connection(|socket| async move { register(&socket) });
+    }
 
     io.dynamic(|name| {
         name.strip_prefix("/dyn-")
@@ -338,7 +349,40 @@ async fn main() -> std::io::Result<()> {
         register(&socket);
     });
 
+    let mut routes = axum::Router::new();
+    if let Ok(dist) = std::env::var("ADMIN_UI_DIST") {
+        routes = routes.route(
+            "/ui/{*path}",
+            axum::routing::get(
+                move |axum::extract::Path(path): axum::extract::Path<String>| {
+                    let dist = std::path::PathBuf::from(&dist);
+                    async move { static_file(&dist, &path) }
+                },
+            ),
+        );
+    }
     let listener = gateway_tests::listen("127.0.0.1", 0).await?;
-    io.serve_with_shutdown(listener, axum::Router::new(), std::future::pending())
+    io.serve_with_shutdown(listener, routes, std::future::pending())
         .await
+}
+
+/// A file of `dir` (no `..`), with its content type; 404 otherwise.
+fn static_file(dir: &std::path::Path, path: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = if path.is_empty() { "index.html" } else { path };
+    if path.split('/').any(|part| part == ".." || part.is_empty()) {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let kind = match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("css") => "text/css",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    match std::fs::read(dir.join(path)) {
+        Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, kind)], bytes).into_response(),
+        Err(_) => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
 }

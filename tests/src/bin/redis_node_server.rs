@@ -276,6 +276,11 @@ async fn main() -> std::io::Result<()> {
         _ => builder.adapter(RedisAdapter::factory(config).map_err(invalid)?),
     };
     let io = builder.build();
+    // The admin UI, as every node of the cluster has it (no auth: tests only).
+    gateway_runtime::admin::AdminUi::without_auth()
+        .server_id(format!("rust-{}", std::process::id()))
+        .instrument(&io)
+        .map_err(std::io::Error::other)?;
     let received: Received = Arc::default();
     let log = received.clone();
     io.of("/").on_server_side("hello", move |args, ack| {
