@@ -25,6 +25,9 @@ echo "==> redis-server (Redis adapter tests; installed from Debian when missing)
 debian_install redis-server redis-server REDIS_SERVER_BIN
 export REDIS_SERVER_BIN="${REDIS_SERVER_BIN:-$(command -v redis-server)}"
 
+echo "==> openssl (certificates for the Redis TLS tests; installed from Debian when missing)"
+debian_install openssl openssl OPENSSL_BIN
+
 echo "==> Chromium (the front end's browser test; installed from Debian when missing)"
 debian_install chromium chromium CHROMIUM_BIN
 export CHROMIUM_BIN="${CHROMIUM_BIN:-$(command -v chromium)}"

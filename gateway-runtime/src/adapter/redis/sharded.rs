@@ -142,8 +142,7 @@ impl ShardedRedisAdapter {
     /// requests timeout and reconnection settings (Redis 7 or later). Fails only on an
     /// invalid URL; connecting happens in the background (and is retried forever).
     pub fn factory(config: RedisConfig) -> Result<ShardedAdapterFactory, AdapterError> {
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| AdapterError(format!("invalid Redis URL: {e}")))?;
+        let client = config.client()?;
         let settings = Settings {
             connect_timeout: config.connect_timeout,
             command_timeout: config.requests_timeout.max(Duration::from_millis(100)),
