@@ -7,16 +7,17 @@
 // /usr/local/bin. Rust node binary: REDIS_NODE_SERVER_BIN, else
 // ../../target/debug/redis_node_server.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { instrument } from '@socket.io/admin-ui';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { io } from 'socket.io-client';
 import { Recorder, byteCompare, delay, waitConnect, withTimeout } from './helpers.mjs';
 
@@ -112,13 +113,77 @@ export async function startRedis() {
 }
 
 /**
+ * A Redis Cluster of three masters on free loopback ports (cluster mode, created with
+ * redis-cli --cluster create): { urls, url (the first), kill() }.
+ */
+export async function startRedisCluster() {
+  const bin = redisServerBin();
+  const cli = path.join(path.dirname(bin), 'redis-cli');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-cluster-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const procs = ports.map((port) => {
+    const child = spawn(
+      bin,
+      [
+        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--protected-mode', 'no', '--cluster-enabled', 'yes',
+        '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
+      ],
+      { cwd: dir, stdio: ['ignore', VERBOSE ? 'inherit' : 'ignore', VERBOSE ? 'inherit' : 'ignore'] },
+    );
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return child;
+  });
+  const deadline = Date.now() + 10_000;
+  for (const port of ports) {
+    while (!(await redisPing(port))) {
+      if (Date.now() > deadline) throw new Error('redis-server (cluster mode) did not start');
+      await delay(20);
+    }
+  }
+  execFileSync(cli, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+    stdio: 'ignore',
+  });
+  for (;;) {
+    const info = execFileSync(cli, ['-p', String(ports[0]), 'cluster', 'info']).toString();
+    if (info.includes('cluster_state:ok')) break;
+    if (Date.now() > deadline + 10_000) throw new Error(`the Redis Cluster did not become ready:\n${info}`);
+    await delay(100);
+  }
+  const urls = ports.map((p) => `redis://127.0.0.1:${p}`);
+  return {
+    urls,
+    url: urls[0],
+    kill: async () => {
+      await Promise.all(
+        procs.map((child) => {
+          if (child.exitCode !== null) return null;
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGKILL');
+          return exited;
+        }),
+      );
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
  * A Rust node (redis_node_server) on the given Redis, with the classic adapter or (kind
  * 'sharded') the sharded one: { url, kill(), health() }.
  */
 export function startRustNode(redisUrl, kind = 'classic') {
   return new Promise((resolve, reject) => {
     const child = spawn(RUST_NODE_BIN, [], {
-      env: { ...process.env, PORT: '0', REDIS_URL: redisUrl, REQUESTS_TIMEOUT_MS: String(REQUESTS_TIMEOUT), ADAPTER: kind },
+      env: {
+        ...process.env,
+        PORT: '0',
+        REDIS_URL: Array.isArray(redisUrl) ? redisUrl[0] : redisUrl,
+        REDIS_CLUSTER: Array.isArray(redisUrl) ? redisUrl.join(',') : '',
+        REQUESTS_TIMEOUT_MS: String(REQUESTS_TIMEOUT),
+        ADAPTER: kind === 'cluster' ? 'sharded' : kind,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -261,7 +326,9 @@ function registerNodeHandlers(nsp, socket, received) {
  */
 export async function startNodeNode(redisUrl, kind = 'classic') {
   const reconnectStrategy = (retries) => Math.min(50 * (retries + 1), 500);
-  const pub = createClient({ url: redisUrl, socket: { reconnectStrategy } });
+  const pub = Array.isArray(redisUrl)
+    ? createCluster({ rootNodes: redisUrl.map((url) => ({ url })), defaults: { socket: { reconnectStrategy } } })
+    : createClient({ url: redisUrl, socket: { reconnectStrategy } });
   const sub = pub.duplicate();
   const errors = [];
   for (const c of [pub, sub]) c.on('error', (e) => errors.push(e));
@@ -269,7 +336,7 @@ export async function startNodeNode(redisUrl, kind = 'classic') {
   const httpServer = http.createServer();
   const ioServer = new Server(httpServer, {
     adapter:
-      kind === 'sharded'
+      kind === 'sharded' || kind === 'cluster'
         ? createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' })
         : createAdapter(pub, sub, { requestsTimeout: REQUESTS_TIMEOUT }),
     pingInterval: 1000,
@@ -296,6 +363,13 @@ export async function startNodeNode(redisUrl, kind = 'classic') {
     // The admin UI's statistics timer outlives io.close(): its emits must not reach the
     // Redis clients closed below.
     ioServer.of('/admin').adapter.broadcast = () => {};
+    if (Array.isArray(redisUrl)) {
+      // node-redis's cluster client destroys a shard's pub/sub connection twice when two
+      // unsubscribes of that shard run at once (the adapters' close and the rooms emptied
+      // by leaving sockets): no unsubscribes on the way out; quit closes everything.
+      sub.sUnsubscribe = async () => {};
+      sub.SUNSUBSCRIBE = sub.sUnsubscribe;
+    }
     await new Promise((r) => ioServer.close(() => r()));
     await Promise.allSettled([pub.quit(), sub.quit()]);
     for (const c of [pub, sub]) {

@@ -262,7 +262,12 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000u64);
-    let config = RedisConfig::new(url)
+    // REDIS_CLUSTER=url,url,..: a Redis Cluster (the sharded adapter).
+    let base = match std::env::var("REDIS_CLUSTER") {
+        Ok(nodes) if !nodes.is_empty() => RedisConfig::cluster(nodes.split(',')),
+        _ => RedisConfig::new(url),
+    };
+    let config = base
         .requests_timeout(Duration::from_millis(requests_timeout))
         .retry_delays(Duration::from_millis(50), Duration::from_millis(500))
         .health_check_interval(Duration::from_secs(2));

@@ -126,8 +126,52 @@ impl Health {
     }
 }
 
+/// Where the connections go.
+pub(crate) enum Target {
+    /// One Redis server.
+    Single(redis::Client),
+    /// A Redis Cluster, by some of its nodes (sharded pub/sub only: each channel's
+    /// commands go to the shard that owns it).
+    Cluster(ClusterSpec),
+}
+
+/// How to reach a Redis Cluster.
+#[derive(Clone)]
+pub(crate) struct ClusterSpec {
+    pub(crate) nodes: Vec<String>,
+    pub(crate) tls: Option<super::Tls>,
+}
+
+impl ClusterSpec {
+    fn client(
+        &self,
+        settings: &Settings,
+        pushes: Option<mpsc::UnboundedSender<redis::PushInfo>>,
+    ) -> Result<redis::cluster::ClusterClient, String> {
+        let mut builder = redis::cluster::ClusterClientBuilder::new(self.nodes.clone())
+            .connection_timeout(settings.connect_timeout)
+            .response_timeout(settings.command_timeout)
+            .retries(2);
+        if let Some(tls) = &self.tls {
+            builder = builder.certs(tls.certificates());
+        }
+        if let Some(pushes) = pushes {
+            builder = builder
+                .use_protocol(redis::ProtocolVersion::RESP3)
+                .push_sender(pushes);
+        }
+        builder.build().map_err(|e| describe(&e))
+    }
+}
+
+/// The publisher's connection.
+enum PubConn {
+    Single(MultiplexedConnection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
 struct Shared {
-    client: redis::Client,
+    target: Target,
     settings: Settings,
     routes: RwLock<Routes>,
     health: Health,
@@ -203,12 +247,12 @@ impl std::fmt::Debug for Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(client: redis::Client, settings: Settings) -> Self {
+    pub(crate) fn new(target: Target, settings: Settings) -> Self {
         let (publish_tx, publish_rx) = mpsc::channel(settings.queue_capacity.max(1));
         let (subscribe_tx, subscribe_rx) = mpsc::unbounded_channel();
         Self {
             shared: Arc::new(Shared {
-                client,
+                target,
                 settings,
                 routes: RwLock::default(),
                 health: Health::default(),
@@ -390,18 +434,28 @@ fn describe(e: &redis::RedisError) -> String {
     e.to_string()
 }
 
-async fn connect_publisher(shared: &Shared) -> Result<MultiplexedConnection, String> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(shared.settings.connect_timeout)
-        .set_response_timeout(shared.settings.command_timeout);
-    match timeout(
-        shared.settings.connect_timeout,
-        shared
-            .client
-            .get_multiplexed_async_connection_with_config(&config),
-    )
-    .await
-    {
+async fn connect_publisher(shared: &Shared) -> Result<PubConn, String> {
+    let limit = shared.settings.connect_timeout;
+    let connected = match &shared.target {
+        Target::Single(client) => {
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(shared.settings.connect_timeout)
+                .set_response_timeout(shared.settings.command_timeout);
+            timeout(
+                limit,
+                client.get_multiplexed_async_connection_with_config(&config),
+            )
+            .await
+            .map(|r| r.map(PubConn::Single))
+        }
+        Target::Cluster(spec) => {
+            let client = spec.client(&shared.settings, None)?;
+            timeout(limit, client.get_async_connection())
+                .await
+                .map(|r| r.map(PubConn::Cluster))
+        }
+    };
+    match connected {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(describe(&e)),
         Err(_) => Err("timeout while connecting".into()),
@@ -416,22 +470,26 @@ fn fail(batch: Vec<PubCmd>, error: &str) {
     }
 }
 
-/// Sends `batch` as one pipeline; replies go to the NUMSUB requesters.
+/// Sends `batch` (one pipeline to a single server; one command after the other to a
+/// cluster, whose pipelines cannot span shards); replies go to the NUMSUB requesters.
 async fn run_batch(
     shared: &Shared,
-    conn: &mut MultiplexedConnection,
+    conn: &mut PubConn,
     batch: &mut Vec<PubCmd>,
 ) -> Result<(), redis::RedisError> {
-    let mut pipe = redis::pipe();
-    for cmd in batch.iter() {
-        match cmd {
+    let cmds: Vec<redis::Cmd> = batch
+        .iter()
+        .map(|cmd| match cmd {
             PubCmd::Publish { channel, payload } => {
                 let publish = if shared.settings.sharded {
                     "SPUBLISH"
                 } else {
                     "PUBLISH"
                 };
-                pipe.cmd(publish).arg(channel).arg(payload.as_slice());
+                redis::cmd(publish)
+                    .arg(channel)
+                    .arg(payload.as_slice())
+                    .clone()
             }
             PubCmd::NumSub { channel, .. } => {
                 let numsub = if shared.settings.sharded {
@@ -439,23 +497,39 @@ async fn run_batch(
                 } else {
                     "NUMSUB"
                 };
-                pipe.cmd("PUBSUB").arg(numsub).arg(channel);
+                redis::cmd("PUBSUB").arg(numsub).arg(channel).clone()
             }
-            PubCmd::Ping => {
-                pipe.cmd("PING");
+            PubCmd::Ping => redis::cmd("PING"),
+        })
+        .collect();
+    let timed_out = || {
+        redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timeout waiting for Redis",
+        ))
+    };
+    let limit = shared.settings.command_timeout;
+    let replies: Vec<redis::Value> = match conn {
+        PubConn::Single(conn) => {
+            let mut pipe = redis::pipe();
+            for cmd in cmds {
+                pipe.add_command(cmd);
             }
+            timeout(limit, pipe.query_async(conn))
+                .await
+                .map_err(|_| timed_out())??
         }
-    }
-    let replies: Vec<redis::Value> =
-        match timeout(shared.settings.command_timeout, pipe.query_async(conn)).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(redis::RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "timeout waiting for Redis",
-                )))
+        PubConn::Cluster(conn) => {
+            let mut replies = Vec::with_capacity(cmds.len());
+            for cmd in cmds {
+                let reply = timeout(limit, cmd.query_async::<redis::Value>(conn))
+                    .await
+                    .map_err(|_| timed_out())??;
+                replies.push(reply);
             }
-        };
+            replies
+        }
+    };
     for (cmd, reply) in batch.drain(..).zip(replies) {
         if let PubCmd::NumSub { reply: tx, .. } = cmd {
             let _ = tx.send(parse_numsub(&reply));
@@ -489,7 +563,7 @@ const MAX_BATCH: usize = 512;
 
 async fn run_publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<PubCmd>) {
     let mut backoff = Backoff::new(&shared.settings);
-    let mut conn: Option<MultiplexedConnection> = None;
+    let mut conn: Option<PubConn> = None;
     let mut retry_at = Instant::now();
     loop {
         if conn.is_none() && Instant::now() >= retry_at {
@@ -599,8 +673,14 @@ async fn run_subscriber(
     let settings = shared.settings.clone();
     let mut backoff = Backoff::new(&settings);
     loop {
-        let pubsub = match timeout(settings.connect_timeout, shared.client.get_async_pubsub()).await
-        {
+        let Target::Single(client) = &shared.target else {
+            shared.health.down(
+                Link::Subscriber,
+                "the classic adapter needs one Redis server, not a cluster",
+            );
+            return;
+        };
+        let pubsub = match timeout(settings.connect_timeout, client.get_async_pubsub()).await {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 shared.health.down(Link::Subscriber, &describe(&e));
@@ -676,8 +756,8 @@ async fn run_subscriber(
 }
 
 /// `SSUBSCRIBE` / `SUNSUBSCRIBE` of one channel (patterns do not exist in sharded pub/sub).
-async fn shard_subscribe(
-    conn: &mut MultiplexedConnection,
+async fn shard_subscribe<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
     subscription: &Subscription,
     limit: Duration,
 ) -> Result<(), String> {
@@ -703,110 +783,147 @@ async fn run_shard_subscriber(
 ) {
     let settings = shared.settings.clone();
     let mut backoff = Backoff::new(&settings);
-    let mut info = shared.client.get_connection_info().clone();
-    info.redis.protocol = redis::ProtocolVersion::RESP3;
-    let client = match redis::Client::open(info) {
-        Ok(client) => client,
-        Err(e) => {
-            shared.health.down(Link::Subscriber, &describe(&e));
-            return;
-        }
-    };
     loop {
-        let (push_tx, mut pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(settings.connect_timeout)
-            .set_response_timeout(settings.command_timeout)
-            .set_push_sender(push_tx);
-        let connected = timeout(
-            settings.connect_timeout,
-            client.get_multiplexed_async_connection_with_config(&config),
-        )
-        .await;
-        let mut conn = match connected {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                shared.health.down(Link::Subscriber, &describe(&e));
-                if !pause(&mut subscribe_rx, backoff.next_delay()).await {
-                    return;
-                }
-                continue;
+        let (push_tx, pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
+        let stopped = match connect_shard_subscriber(&shared, push_tx).await {
+            Ok(ShardConn::Single(conn)) => {
+                serve_shard_subscriber(
+                    &shared,
+                    conn,
+                    pushes,
+                    &mut subscribe_rx,
+                    &publish_tx,
+                    &mut backoff,
+                )
+                .await
             }
-            Err(_) => {
-                shared
-                    .health
-                    .down(Link::Subscriber, "timeout while connecting");
-                if !pause(&mut subscribe_rx, backoff.next_delay()).await {
-                    return;
-                }
-                continue;
+            Ok(ShardConn::Cluster(conn)) => {
+                serve_shard_subscriber(
+                    &shared,
+                    conn,
+                    pushes,
+                    &mut subscribe_rx,
+                    &publish_tx,
+                    &mut backoff,
+                )
+                .await
             }
-        };
-        while subscribe_rx.try_recv().is_ok() {}
-        let mut failed = None;
-        for subscription in shared.subscriptions() {
-            if let Err(e) =
-                shard_subscribe(&mut conn, &subscription, settings.command_timeout).await
-            {
-                failed = Some(e);
-                break;
-            }
-        }
-        if let Some(e) = failed {
-            shared.health.down(Link::Subscriber, &e);
-            if !pause(&mut subscribe_rx, backoff.next_delay()).await {
-                return;
-            }
-            continue;
-        }
-        backoff.reset();
-        shared.health.up(Link::Subscriber);
-        let _ = publish_tx.try_send(PubCmd::Ping);
-        let mut ping = tokio::time::interval_at(
-            Instant::now() + settings.ping_interval,
-            settings.ping_interval,
-        );
-        let reason = loop {
-            tokio::select! {
-                push = pushes.recv() => match push {
-                    Some(push) if push.kind == redis::PushKind::SMessage => {
-                        if let [channel, payload, ..] = push.data.as_slice() {
-                            if let (Ok(channel), redis::Value::BulkString(payload)) =
-                                (redis::from_redis_value::<String>(channel), payload)
-                            {
-                                shared.dispatch_channel(&channel, payload);
-                            }
-                        }
-                    }
-                    Some(push) if push.kind == redis::PushKind::Disconnection => {
-                        break "connection closed".to_owned();
-                    }
-                    Some(_) => {}
-                    None => break "connection closed".to_owned(),
-                },
-                cmd = subscribe_rx.recv() => match cmd {
-                    Some(subscription) => {
-                        if let Err(e) = shard_subscribe(&mut conn, &subscription, settings.command_timeout).await {
-                            break e;
-                        }
-                    }
-                    None => return,
-                },
-                _ = ping.tick() => {
-                    let pinged = timeout(settings.command_timeout, redis::cmd("PING").query_async::<redis::Value>(&mut conn)).await;
-                    match pinged {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => break describe(&e),
-                        Err(_) => break "no answer to PING".to_owned(),
-                    }
-                }
+            Err(e) => {
+                shared.health.down(Link::Subscriber, &e);
+                false
             }
         };
-        shared.health.down(Link::Subscriber, &reason);
-        if !pause(&mut subscribe_rx, backoff.next_delay()).await {
+        if stopped || !pause(&mut subscribe_rx, backoff.next_delay()).await {
             return;
         }
     }
+}
+
+enum ShardConn {
+    Single(MultiplexedConnection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+/// A RESP3 connection whose pushes go to `pushes`.
+async fn connect_shard_subscriber(
+    shared: &Shared,
+    pushes: mpsc::UnboundedSender<redis::PushInfo>,
+) -> Result<ShardConn, String> {
+    let settings = &shared.settings;
+    let limit = settings.connect_timeout;
+    let connected = match &shared.target {
+        Target::Single(client) => {
+            let mut info = client.get_connection_info().clone();
+            info.redis.protocol = redis::ProtocolVersion::RESP3;
+            let client = redis::Client::open(info).map_err(|e| describe(&e))?;
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(settings.connect_timeout)
+                .set_response_timeout(settings.command_timeout)
+                .set_push_sender(pushes);
+            timeout(
+                limit,
+                client.get_multiplexed_async_connection_with_config(&config),
+            )
+            .await
+            .map(|r| r.map(ShardConn::Single))
+        }
+        Target::Cluster(spec) => {
+            let client = spec.client(settings, Some(pushes))?;
+            timeout(limit, client.get_async_connection())
+                .await
+                .map(|r| r.map(ShardConn::Cluster))
+        }
+    };
+    match connected {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err("timeout while connecting".into()),
+    }
+}
+
+/// Subscribes everything, then hands each `smessage` to its listener until the
+/// connection fails (`false`: reconnect) or every handle is gone (`true`: stop).
+async fn serve_shard_subscriber<C: redis::aio::ConnectionLike + Send>(
+    shared: &Shared,
+    mut conn: C,
+    mut pushes: mpsc::UnboundedReceiver<redis::PushInfo>,
+    subscribe_rx: &mut mpsc::UnboundedReceiver<Subscription>,
+    publish_tx: &mpsc::Sender<PubCmd>,
+    backoff: &mut Backoff,
+) -> bool {
+    let settings = &shared.settings;
+    while subscribe_rx.try_recv().is_ok() {}
+    for subscription in shared.subscriptions() {
+        if let Err(e) = shard_subscribe(&mut conn, &subscription, settings.command_timeout).await {
+            shared.health.down(Link::Subscriber, &e);
+            return false;
+        }
+    }
+    backoff.reset();
+    shared.health.up(Link::Subscriber);
+    let _ = publish_tx.try_send(PubCmd::Ping);
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + settings.ping_interval,
+        settings.ping_interval,
+    );
+    let reason = loop {
+        tokio::select! {
+            push = pushes.recv() => match push {
+                Some(push) if push.kind == redis::PushKind::SMessage => {
+                    if let [channel, payload, ..] = push.data.as_slice() {
+                        if let (Ok(channel), redis::Value::BulkString(payload)) =
+                            (redis::from_redis_value::<String>(channel), payload)
+                        {
+                            shared.dispatch_channel(&channel, payload);
+                        }
+                    }
+                }
+                Some(push) if push.kind == redis::PushKind::Disconnection => {
+                    break "connection closed".to_owned();
+                }
+                Some(_) => {}
+                None => break "connection closed".to_owned(),
+            },
+            cmd = subscribe_rx.recv() => match cmd {
+                Some(subscription) => {
+                    if let Err(e) = shard_subscribe(&mut conn, &subscription, settings.command_timeout).await {
+                        break e;
+                    }
+                }
+                None => return true,
+            },
+            _ = ping.tick() => {
+                let pinged = timeout(settings.command_timeout, redis::cmd("PING").query_async::<redis::Value>(&mut conn)).await;
+                match pinged {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => break describe(&e),
+                    Err(_) => break "no answer to PING".to_owned(),
+                }
+            }
+        }
+    };
+    shared.health.down(Link::Subscriber, &reason);
+    false
 }
 
 #[cfg(test)]

@@ -88,6 +88,8 @@ use crate::engine::Sid;
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
     url: String,
+    /// Nodes of a Redis Cluster (sharded adapter), instead of `url`.
+    cluster: Option<Vec<String>>,
     key: String,
     requests_timeout: Duration,
     publish_on_specific_response_channel: bool,
@@ -102,9 +104,23 @@ pub struct RedisConfig {
 
 /// TLS settings: a root certificate to trust, a client certificate and key (PEM).
 #[derive(Clone)]
-struct Tls {
+pub(crate) struct Tls {
     root: Option<Vec<u8>>,
     client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Tls {
+    fn certificates(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self.client.clone().map(|(client_cert, client_key)| {
+                redis::ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                }
+            }),
+            root_cert: self.root.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Tls {
@@ -123,6 +139,7 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster: None,
             key: "socket.io".into(),
             requests_timeout: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
@@ -148,24 +165,44 @@ impl RedisConfig {
         self
     }
 
-    /// The Redis client for this configuration (TLS settings included).
-    fn client(&self) -> Result<redis::Client, AdapterError> {
+    /// A Redis Cluster, reached through some of its nodes (`redis://host:port` or
+    /// `rediss://` each; the others are discovered). Only [`ShardedRedisAdapter`] uses a
+    /// cluster: each channel's `SPUBLISH` / `SSUBSCRIBE` goes to the shard that owns it.
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut config = Self::new(nodes.first().cloned().unwrap_or_default());
+        config.cluster = Some(nodes);
+        config
+    }
+
+    /// Where the connections go (TLS settings included).
+    fn target(&self) -> Result<connection::Target, AdapterError> {
+        if let Some(nodes) = &self.cluster {
+            if nodes.is_empty() {
+                return Err(AdapterError(
+                    "a Redis Cluster needs at least one node".into(),
+                ));
+            }
+            for node in nodes {
+                redis::Client::open(node.as_str())
+                    .map_err(|e| AdapterError(format!("invalid Redis URL {node}: {e}")))?;
+            }
+            return Ok(connection::Target::Cluster(connection::ClusterSpec {
+                nodes: nodes.clone(),
+                tls: self.tls.clone(),
+            }));
+        }
         let client = match &self.tls {
             None => redis::Client::open(self.url.as_str()),
-            Some(tls) => redis::Client::build_with_tls(
-                self.url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: tls.client.clone().map(|(client_cert, client_key)| {
-                        redis::ClientTlsConfig {
-                            client_cert,
-                            client_key,
-                        }
-                    }),
-                    root_cert: tls.root.clone(),
-                },
-            ),
+            Some(tls) => redis::Client::build_with_tls(self.url.as_str(), tls.certificates()),
         };
-        client.map_err(|e| AdapterError(format!("invalid Redis URL or TLS settings: {e}")))
+        client
+            .map(connection::Target::Single)
+            .map_err(|e| AdapterError(format!("invalid Redis URL or TLS settings: {e}")))
     }
 
     /// The channel prefix (default `socket.io`); every node of a cluster uses the same.
@@ -288,7 +325,14 @@ impl RedisAdapter {
     /// The factory to give to `SocketIo::builder().adapter(..)`. Fails only on an invalid
     /// URL; connecting happens in the background (and is retried forever).
     pub fn factory(config: RedisConfig) -> Result<RedisAdapterFactory, AdapterError> {
-        let client = config.client()?;
+        if config.cluster.is_some() {
+            return Err(AdapterError(
+                "the classic adapter needs one Redis server: on a Redis Cluster, use \
+                 ShardedRedisAdapter"
+                    .into(),
+            ));
+        }
+        let target = config.target()?;
         let settings = Settings {
             connect_timeout: config.connect_timeout,
             command_timeout: config.requests_timeout.max(Duration::from_millis(100)),
@@ -299,7 +343,7 @@ impl RedisAdapter {
             sharded: false,
         };
         Ok(RedisAdapterFactory {
-            driver: Arc::new(Driver::new(client, settings)),
+            driver: Arc::new(Driver::new(target, settings)),
             config: Arc::new(config),
         })
     }

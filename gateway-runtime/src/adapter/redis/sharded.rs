@@ -19,6 +19,10 @@
 //! without acks, `server_count`. Not part of this protocol: socket.io's `allRooms`
 //! ([`Adapter::remote_rooms`] fails with an [`AdapterError`] saying so).
 //!
+//! On a Redis Cluster, configure it with [`RedisConfig::cluster`]: commands for a channel
+//! go to the shard that owns the channel's slot, `PUBSUB SHARDNUMSUB` is summed over the
+//! shards. TLS: `rediss://` URLs and [`RedisConfig::tls`].
+//!
 //! Resilience is the classic adapter's: local delivery goes on while Redis is away,
 //! cluster-wide requests fail, the connections come back by themselves.
 //!
@@ -142,7 +146,7 @@ impl ShardedRedisAdapter {
     /// requests timeout and reconnection settings (Redis 7 or later). Fails only on an
     /// invalid URL; connecting happens in the background (and is retried forever).
     pub fn factory(config: RedisConfig) -> Result<ShardedAdapterFactory, AdapterError> {
-        let client = config.client()?;
+        let target = config.target()?;
         let settings = Settings {
             connect_timeout: config.connect_timeout,
             command_timeout: config.requests_timeout.max(Duration::from_millis(100)),
@@ -153,7 +157,7 @@ impl ShardedRedisAdapter {
             sharded: true,
         };
         Ok(ShardedAdapterFactory {
-            driver: Arc::new(Driver::new(client, settings)),
+            driver: Arc::new(Driver::new(target, settings)),
             config: Arc::new(config),
             mode: SubscriptionMode::default(),
         })
