@@ -123,7 +123,10 @@ pub fn gateway(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///   must take the body as declared (one argument: `A`; several: the tuple `(A, B)`) and
 ///   return `Ack` (or `Option<Ack>`, `Result<Ack, E>`), else it does not compile.
 /// - `#[server("name")] fn method(arg: A, ..);` — the server emits `"name"`: the emitter
-///   gets `method(&self, arg: &A, ..)`.
+///   gets `method(&self, arg: &A, ..)`, for a socket, a room or a namespace.
+/// - `#[server("name")] fn method(arg: A, ..) -> Ack;` — the client acknowledges it: the
+///   emitter of one socket gets `async fn method(&self, arg: &A, .., timeout: Duration)
+///   -> Result<Ack, EmitAckError>` (`Ack: DeserializeOwned`).
 ///
 /// Doc comments become the TypeScript and AsyncAPI descriptions. Payload types derive
 /// `serde`'s traits, `ts_rs::TS` and `schemars::JsonSchema` (serde renames are honoured by

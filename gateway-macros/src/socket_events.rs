@@ -152,14 +152,6 @@ fn event(cx: &Ctxt, item: &TraitItem) -> Option<Event> {
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => Some((**ty).clone()),
     };
-    if !client {
-        if let Some(ack) = &ack {
-            cx.error(
-                ack,
-                "an acknowledged server event is not declared here yet: declare it without a return type, or emit it with `socket.emit_with_ack`",
-            );
-        }
-    }
     let docs = f
         .attrs
         .iter()
@@ -264,22 +256,51 @@ pub(crate) fn expand(attr: TokenStream, item: ItemTrait) -> TokenStream {
         }
     });
 
-    let emit_methods = events.iter().filter(|e| !e.client).map(|e| {
+    let emit_methods = events
+        .iter()
+        .filter(|e| !e.client && e.ack.is_none())
+        .map(|e| {
+            let ev = &e.name;
+            let method = &e.method;
+            let docs = &e.docs;
+            let args = e
+                .params
+                .iter()
+                .map(|(id, ty)| quote_spanned!(ty.span()=> #id: &#ty));
+            let ids = e.params.iter().map(|(id, _)| id);
+            let see = format!("Emits `\"{}\"`.", ev.value());
+            quote! {
+                #(#docs)*
+                #[doc = ""]
+                #[doc = #see]
+                #vis fn #method(&self, #(#args),*) -> ::std::result::Result<(), #p::EmitError> {
+                    #p::EmitTarget::emit_event(self.0, #ev, &(#(#ids,)*))
+                }
+            }
+        });
+
+    let acked_methods = events.iter().filter(|e| !e.client && e.ack.is_some()).map(|e| {
         let ev = &e.name;
         let method = &e.method;
         let docs = &e.docs;
-        let args = e
-            .params
-            .iter()
-            .map(|(id, ty)| quote_spanned!(ty.span()=> #id: &#ty));
+        let ack = e.ack.as_ref().map(|t| quote!(#t));
+        let args = e.params.iter().map(|(id, ty)| quote_spanned!(ty.span()=> #id: &#ty));
         let ids = e.params.iter().map(|(id, _)| id);
-        let see = format!("Emits `\"{}\"`.", ev.value());
+        let see = format!(
+            "Emits `\"{}\"` to this socket and waits up to `timeout` for the client's acknowledgement, read as the declared type.",
+            ev.value()
+        );
         quote! {
             #(#docs)*
             #[doc = ""]
             #[doc = #see]
-            #vis fn #method(&self, #(#args),*) -> ::std::result::Result<(), #p::EmitError> {
-                #p::EmitTarget::emit_event(self.0, #ev, &(#(#ids,)*))
+            #vis async fn #method(
+                &self,
+                #(#args,)*
+                timeout: ::std::time::Duration,
+            ) -> ::std::result::Result<#ack, #p::EmitAckError> {
+                let answer = self.0.emit_with_ack(#ev, &(#(#ids,)*), timeout).await.map_err(#p::EmitAckError::Ack)?;
+                answer.get::<#ack>(0).map_err(#p::EmitAckError::Decode)
             }
         }
     });
@@ -306,6 +327,12 @@ pub(crate) fn expand(attr: TokenStream, item: ItemTrait) -> TokenStream {
         #[allow(clippy::all)]
         impl<'a, T: #p::EmitTarget + ?Sized> #emitter<'a, T> {
             #(#emit_methods)*
+        }
+
+        /// Server events the client acknowledges: to one socket.
+        #[allow(clippy::all)]
+        impl<'a> #emitter<'a, #p::Socket> {
+            #(#acked_methods)*
         }
 
         #[doc(hidden)]

@@ -11,8 +11,8 @@ pub use std::sync::Arc as StdArc;
 pub use inventory;
 
 pub use crate::events::{
-    check_ack, check_body, check_declared, event_key, same_str, Direction, EmitTarget, EventDoc,
-    EventMap, Exactly, GatewayEvents, HasClientEvent, TypeDesc, Untyped,
+    check_ack, check_body, check_declared, event_key, same_str, Direction, EmitAckError,
+    EmitTarget, EventDoc, EventMap, Exactly, GatewayEvents, HasClientEvent, TypeDesc, Untyped,
 };
 pub use crate::socketio::EmitError;
 pub use serde_json::{json, Value};

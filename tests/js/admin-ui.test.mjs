@@ -111,6 +111,15 @@ describe('admin UI protocol (development mode)', () => {
     assert.deepStrictEqual(gone.slice(0, 3), ['/', client.id, 'client namespace disconnect']);
   });
 
+  it('a connection upgraded from polling to WebSocket is reported as socket_updated', T, async () => {
+    const a = await admin(srv);
+    const client = await connect(srv, MODES[2]);
+    const [connected] = await waitFor(a, 'socket_connected', (args) => args[0].id === client.id);
+    assert.equal(connected.transport, 'polling');
+    const [updated] = await waitFor(a, 'socket_updated', (args) => args[0].id === client.id);
+    assert.deepStrictEqual(updated, { id: client.id, nsp: '/', transport: 'websocket' });
+  });
+
   it('commands: join, leave, emit and _disconnect act on the named socket or room', T, async () => {
     const a = await admin(srv);
     const client = await connect(srv, WS);

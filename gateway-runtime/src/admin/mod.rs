@@ -26,8 +26,9 @@
 //!   clients), sockets per namespace, and counts per second of connections,
 //!   disconnections (by reason), packets and bytes in and out (socket.io events).
 //! - In development mode (the default; [`production`](AdminUi::production) turns it off):
-//!   `all_sockets` on connection, then `socket_connected`, `socket_disconnected`,
-//!   `room_joined`, `room_left`, `event_received`, `event_sent` as they happen.
+//!   `all_sockets` on connection, then `socket_connected`, `socket_updated` (a
+//!   connection upgraded to WebSocket), `socket_disconnected`, `room_joined`, `room_left`,
+//!   `event_received`, `event_sent` as they happen.
 //!   Events for the admin namespace are not reported; at most 8 192 reports wait to be
 //!   sent (more are dropped: a burst of traffic does not grow memory).
 //! - Commands from the UI (not in read-only mode): `join`, `leave`, `_disconnect`,

@@ -169,6 +169,19 @@ impl Observer for AdminObserver {
         }
     }
 
+    fn upgraded(&self, socket: &Socket) {
+        if self.development {
+            self.report(
+                "socket_updated",
+                vec![json!({
+                    "id": socket.id().as_str(),
+                    "nsp": socket.namespace_name(),
+                    "transport": "websocket",
+                })],
+            );
+        }
+    }
+
     fn joined(&self, socket: &Socket, rooms: &[Room]) {
         if !self.development {
             return;

@@ -1,7 +1,28 @@
 //! What the compiler checks: a handler's event is declared, its body and its
 //! acknowledgement have the declared types.
 
-use crate::socketio::{ArgList, EmitError};
+use crate::socketio::{AckError, ArgList, EmitError};
+
+/// Why a typed emit that waits for the client's acknowledgement failed: no answer (see
+/// [`AckError`]), or an answer that is not the declared type.
+#[derive(Debug)]
+pub enum EmitAckError {
+    /// Not answered: timeout, disconnection, or the packet could not be sent.
+    Ack(AckError),
+    /// Answered with something that is not the declared acknowledgement type.
+    Decode(serde_json::Error),
+}
+
+impl std::fmt::Display for EmitAckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ack(e) => write!(f, "no acknowledgement: {e}"),
+            Self::Decode(e) => write!(f, "the acknowledgement is not of the declared type: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EmitAckError {}
 
 /// The events a gateway declares (`#[gateway(events = ChatEvents)]`; [`Untyped`] without).
 /// Implemented by `#[gateway]`.

@@ -53,8 +53,8 @@ mod typescript;
 
 pub use asyncapi::{asyncapi, asyncapi_of, AsyncApiInfo};
 pub use check::{
-    check_ack, check_body, check_declared, same_str, AckIs, Anything, BodyIs, EmitTarget, Exactly,
-    GatewayEvents, HasClientEvent, Untyped,
+    check_ack, check_body, check_declared, same_str, AckIs, Anything, BodyIs, EmitAckError,
+    EmitTarget, Exactly, GatewayEvents, HasClientEvent, Untyped,
 };
 pub use describe::{Declaration, Direction, EventDoc, EventMap, TypeDesc};
 pub use typescript::Collector;

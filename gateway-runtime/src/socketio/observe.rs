@@ -16,6 +16,8 @@ pub(crate) trait Observer: Send + Sync + 'static {
     fn connected(&self, socket: &Socket);
     /// A socket left its namespace.
     fn disconnected(&self, socket: &Socket, reason: DisconnectReason);
+    /// A socket's connection moved to WebSocket.
+    fn upgraded(&self, socket: &Socket);
     /// A socket joined `rooms`.
     fn joined(&self, socket: &Socket, rooms: &[Room]);
     /// A socket left `room`.

@@ -644,6 +644,9 @@ impl Socket {
             sockets[polling as usize].decrement(1.0);
             sockets[websocket as usize].increment(1.0);
         }
+        if let Some(observer) = self.0.ns.observer.get() {
+            observer.upgraded(self);
+        }
     }
 
     /// Leaves the namespace: listeners run, rooms are left, pending acks fail.

@@ -7,8 +7,6 @@ pub trait ChatEvents {
     fn with_self(&self);
     #[client("b")]
     fn with_body(text: String) {}
-    #[server("c")]
-    fn acked(text: String) -> u32;
     #[client("d")]
     #[server("d")]
     fn both();

@@ -28,6 +28,9 @@ pub trait RoomEvents {
     fn notice(notice: Notice);
     #[server("pair")]
     fn pair(a: u32, b: String);
+    /// The client confirms with how many notices it has.
+    #[server("confirm")]
+    fn confirm(notice: Notice) -> u64;
 }
 
 #[gateway(namespace = "/rooms", events = RoomEvents)]
@@ -54,11 +57,17 @@ impl Rooms {
     }
 
     #[subscribe_message("ping")]
-    fn ping(&self) {}
+    async fn ping(&self, #[connected_socket] client: Socket) {
+        let answer: Result<u64, gateway_runtime::events::EmitAckError> = RoomEvents::emit(&client)
+            .confirm(&Notice::Left { room: "r".into() }, std::time::Duration::from_secs(1))
+            .await;
+        let _ = answer;
+    }
 }
 
 fn main() {
     let _ = App::builder().gateway::<Rooms>();
     let ts = gateway_runtime::events::typescript::<RoomEvents>();
     assert!(ts.contains("\"move\": (from: string, to: string, callback: (response: boolean | ErrorResponse) => void) => void;"));
+    assert!(ts.contains("\"confirm\": (notice: Notice, callback: (response: number) => void) => void;"), "{ts}");
 }
