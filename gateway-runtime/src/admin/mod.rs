@@ -130,9 +130,9 @@ impl AdminUi {
         self
     }
 
-    /// Sets up the admin namespace on `io` and starts reporting (call it inside a tokio
-    /// runtime). Fails on an invalid bcrypt hash, a namespace not starting with `/`, or a
-    /// server that is already instrumented.
+    /// Sets up the admin namespace on `io` and starts reporting. Fails outside a tokio
+    /// runtime, on an invalid bcrypt hash, a namespace not starting with `/`, or a server
+    /// that is already instrumented.
     pub fn instrument(self, io: &SocketIo) -> Result<(), AdminError> {
         if !self.namespace.starts_with('/') {
             return Err(AdminError(format!(
@@ -144,6 +144,8 @@ impl AdminUi {
             hash.parse::<bcrypt::HashParts>()
                 .map_err(|e| AdminError(format!("the password is not a bcrypt hash ({e})")))?;
         }
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| AdminError("instrument() runs inside a tokio runtime".into()))?;
         let (tx, rx) = mpsc::channel(REPORT_QUEUE);
         let observer = Arc::new(AdminObserver::new(
             self.namespace.clone(),
@@ -162,7 +164,7 @@ impl AdminUi {
             started: Instant::now(),
         });
         shared.clone().register(&admin);
-        tokio::spawn(run(shared, admin, observer, rx));
+        runtime.spawn(run(shared, admin, observer, rx));
         Ok(())
     }
 }
@@ -430,5 +432,30 @@ async fn run(
                 let _ = admin.emit("server_stats", &shared.stats(&observer));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_options_are_refused() {
+        let io = SocketIo::builder().build();
+        let outside = AdminUi::without_auth().instrument(&io);
+        assert!(outside.unwrap_err().0.contains("tokio runtime"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let not_a_hash = AdminUi::basic_auth("admin", "secret").instrument(&io);
+            assert!(not_a_hash.unwrap_err().0.contains("bcrypt"));
+            let bad_ns = AdminUi::without_auth().namespace("admin").instrument(&io);
+            assert!(bad_ns.unwrap_err().0.contains("starts with `/`"));
+            AdminUi::without_auth().instrument(&io).unwrap();
+            let twice = AdminUi::without_auth().instrument(&io);
+            assert!(twice.unwrap_err().0.contains("already instrumented"));
+        });
     }
 }
