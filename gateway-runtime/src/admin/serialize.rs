@@ -45,17 +45,11 @@ pub(super) fn remote_socket(nsp: &str, info: &SocketInfo) -> Value {
 
 /// socket.io's `socket.handshake` without `auth` (which may hold credentials).
 fn handshake(h: &Handshake) -> Value {
-    let mut headers = Map::new();
-    for name in h.headers().keys() {
-        let joined = h
-            .headers()
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ");
-        headers.insert(name.as_str().to_owned(), Value::from(joined));
-    }
+    let headers: Map<String, Value> = h
+        .joined_headers()
+        .into_iter()
+        .map(|(name, value)| (name, Value::from(value)))
+        .collect();
     let header = |name: &str| h.headers().get(name).and_then(|v| v.to_str().ok());
     // As socket.io-admin-ui: the proxy's client address first.
     let address = header("cf-connecting-ip")

@@ -25,6 +25,23 @@ impl Handshake {
         self.request.headers()
     }
 
+    /// Each header once, its values joined with `, ` (as Node.js shows them).
+    pub fn joined_headers(&self) -> Vec<(String, String)> {
+        let headers = self.headers();
+        headers
+            .keys()
+            .map(|name| {
+                let joined = headers
+                    .get_all(name)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (name.as_str().to_owned(), joined)
+            })
+            .collect()
+    }
+
     /// A query parameter of the handshake URL.
     pub fn query(&self, key: &str) -> Option<String> {
         self.request.query(key)

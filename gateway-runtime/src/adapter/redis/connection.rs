@@ -716,15 +716,7 @@ async fn run_subscriber(
             }
             continue;
         }
-        backoff.reset();
-        shared.health.up(Link::Subscriber);
-        // The publisher's connection may be stale too (Redis restarted): check it now.
-        let _ = publish_tx.try_send(PubCmd::Ping);
-
-        let mut ping = tokio::time::interval_at(
-            Instant::now() + settings.ping_interval,
-            settings.ping_interval,
-        );
+        let mut ping = subscribed(&shared, &publish_tx, &mut backoff);
         let reason = loop {
             tokio::select! {
                 msg = stream.next() => match msg {
@@ -753,6 +745,20 @@ async fn run_subscriber(
             return;
         }
     }
+}
+
+/// The subscriber is up: the backoff starts over, the publisher's connection is checked
+/// (it may be stale too when Redis restarted), and the health checks start.
+fn subscribed(
+    shared: &Shared,
+    publish_tx: &mpsc::Sender<PubCmd>,
+    backoff: &mut Backoff,
+) -> tokio::time::Interval {
+    backoff.reset();
+    shared.health.up(Link::Subscriber);
+    let _ = publish_tx.try_send(PubCmd::Ping);
+    let every = shared.settings.ping_interval;
+    tokio::time::interval_at(Instant::now() + every, every)
 }
 
 /// `SSUBSCRIBE` / `SUNSUBSCRIBE` of one channel (patterns do not exist in sharded pub/sub).
@@ -879,13 +885,7 @@ async fn serve_shard_subscriber<C: redis::aio::ConnectionLike + Send>(
             return false;
         }
     }
-    backoff.reset();
-    shared.health.up(Link::Subscriber);
-    let _ = publish_tx.try_send(PubCmd::Ping);
-    let mut ping = tokio::time::interval_at(
-        Instant::now() + settings.ping_interval,
-        settings.ping_interval,
-    );
+    let mut ping = subscribed(shared, publish_tx, backoff);
     let reason = loop {
         tokio::select! {
             push = pushes.recv() => match push {

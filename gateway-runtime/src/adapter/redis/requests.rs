@@ -624,17 +624,11 @@ fn single_socket(request: &Value) -> Option<BroadcastOptions> {
 
 /// socket.io's `socket.handshake`, as a remote socket carries it.
 fn handshake_value(h: &crate::socketio::Handshake) -> Value {
-    let mut headers: Vec<(Value, Value)> = Vec::new();
-    for name in h.headers().keys() {
-        let joined = h
-            .headers()
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ");
-        headers.push((Value::from(name.as_str()), Value::from(joined)));
-    }
+    let headers: Vec<(Value, Value)> = h
+        .joined_headers()
+        .into_iter()
+        .map(|(name, value)| (Value::from(name), Value::from(value)))
+        .collect();
     let query = h
         .query_pairs()
         .into_iter()
