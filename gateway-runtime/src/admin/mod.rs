@@ -29,8 +29,8 @@
 //!   `all_sockets` on connection, then `socket_connected`, `socket_updated` (a
 //!   connection upgraded to WebSocket), `socket_disconnected`, `room_joined`, `room_left`,
 //!   `event_received`, `event_sent` as they happen.
-//!   Events for the admin namespace are not reported; at most 8 192 reports wait to be
-//!   sent (more are dropped: a burst of traffic does not grow memory).
+//!   Events for the admin namespace are not reported; at most 8 192 reports, 8 MiB in
+//!   all, wait to be sent (more are dropped: a burst of traffic does not grow memory).
 //! - Commands from the UI (not in read-only mode): `join`, `leave`, `_disconnect`,
 //!   `emit`, on any namespace that exists, for a socket id or a room.
 //!
@@ -56,8 +56,9 @@ const MAX_SESSIONS: usize = 10_000;
 const SESSION_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// How often `server_stats` is sent.
 const STATS_INTERVAL: Duration = Duration::from_secs(2);
-/// Reports (socket and room events) waiting to be sent at most.
+/// Reports (socket, room and event reports) waiting to be sent at most, and their bytes.
 const REPORT_QUEUE: usize = 8192;
+const REPORT_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why the admin UI could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,7 @@ impl AdminUi {
             self.namespace.clone(),
             !self.production,
             tx,
+            REPORT_BYTES,
         ));
         let slot = io.observer_slot();
         if slot.set(observer.clone()).is_err() {
@@ -423,8 +425,9 @@ async fn run(
     loop {
         tokio::select! {
             report = reports.recv() => match report {
-                Some(Report { event, args }) => {
-                    let _ = admin.emit_args(event, &observer::ValueArgs(&args));
+                Some(report) => {
+                    observer.queued.fetch_sub(report.len(), std::sync::atomic::Ordering::AcqRel);
+                    let _ = admin.emit_args(report.event, &observer::WrittenArgs(&report.args));
                 }
                 None => return,
             },

@@ -2,7 +2,7 @@
 //! mode) one report per socket, room and event, queued for the admin task.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,10 +16,31 @@ use crate::engine::Sid;
 use crate::socketio::observe::Observer;
 use crate::socketio::{DisconnectReason, Socket};
 
-/// One event for the admin namespace: its name and arguments.
+/// One event for the admin namespace: its name and its arguments, already written as
+/// `,<json>` each (what it weighs in the queue is exactly its bytes).
 pub(super) struct Report {
     pub(super) event: &'static str,
-    pub(super) args: Vec<Value>,
+    pub(super) args: Vec<u8>,
+}
+
+impl Report {
+    pub(super) fn len(&self) -> usize {
+        self.args.len()
+    }
+}
+
+/// Arguments written beforehand as `,<json>` each.
+pub(super) struct WrittenArgs<'a>(pub(super) &'a [u8]);
+
+impl ArgList for WrittenArgs<'_> {
+    fn write_args(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(self.0);
+        Ok(())
+    }
+
+    fn size_hint(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// JSON values as an event's arguments.
@@ -39,6 +60,9 @@ pub(super) struct AdminObserver {
     admin: String,
     development: bool,
     reports: mpsc::Sender<Report>,
+    /// Bytes of the reports waiting to be sent (at most `max_queued`; more are dropped).
+    pub(super) queued: AtomicUsize,
+    max_queued: usize,
     connections: AtomicU64,
     packets_in: AtomicU64,
     bytes_in: AtomicU64,
@@ -60,11 +84,18 @@ fn now_iso() -> Value {
 }
 
 impl AdminObserver {
-    pub(super) fn new(admin: String, development: bool, reports: mpsc::Sender<Report>) -> Self {
+    pub(super) fn new(
+        admin: String,
+        development: bool,
+        reports: mpsc::Sender<Report>,
+        max_queued: usize,
+    ) -> Self {
         Self {
             admin,
             development,
             reports,
+            queued: AtomicUsize::new(0),
+            max_queued,
             connections: AtomicU64::new(0),
             packets_in: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
@@ -74,9 +105,27 @@ impl AdminObserver {
         }
     }
 
-    /// Queues a report (dropped when the queue is full).
+    /// Queues a report; dropped when the reports waiting already weigh `max_queued` bytes.
     fn report(&self, event: &'static str, args: Vec<Value>) {
-        let _ = self.reports.try_send(Report { event, args });
+        let mut written = Vec::new();
+        if ValueArgs(&args).write_args(&mut written).is_err() {
+            return;
+        }
+        let len = written.len();
+        if self.queued.fetch_add(len, Ordering::AcqRel) + len > self.max_queued {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return;
+        }
+        if self
+            .reports
+            .try_send(Report {
+                event,
+                args: written,
+            })
+            .is_err()
+        {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+        }
     }
 
     /// The counts since the last call, as `aggregatedEvents` (one bucket: now, to the
@@ -262,5 +311,30 @@ impl Observer for AdminObserver {
                 vec![nsp.into(), sid.as_str().into(), data.clone(), now_iso()],
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_bounded_in_bytes() {
+        let (tx, mut rx) = mpsc::channel(1000);
+        let observer = AdminObserver::new("/admin".into(), true, tx, 1000);
+        for _ in 0..100 {
+            observer.report("event_received", vec![Value::from("x".repeat(90))]);
+        }
+        let mut bytes = 0;
+        let mut count = 0;
+        while let Ok(report) = rx.try_recv() {
+            bytes += report.len();
+            count += 1;
+        }
+        assert!(
+            count >= 9 && bytes <= 1000,
+            "{count} reports, {bytes} bytes"
+        );
+        assert_eq!(observer.queued.load(Ordering::Acquire), bytes);
     }
 }
