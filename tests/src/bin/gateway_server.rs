@@ -193,6 +193,63 @@ impl OnGatewayDisconnect for MainGateway {
 
 /// The NestJS API details on "/api": acks with several arguments or none, emits with none,
 /// argument positions, and the ValidationPipe's options.
+/// An order of the typed namespace "/typed".
+#[derive(Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+struct Order {
+    id: u64,
+    item: String,
+}
+
+/// What `place` acknowledges: the client's confirmation, or why there is none.
+#[derive(Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+struct Outcome {
+    confirmed: Option<u64>,
+    error: Option<String>,
+}
+
+/// The events of "/typed": checked at compile time on the gateway below.
+#[socket_events(namespace = "/typed")]
+trait TypedEvents {
+    /// Places an order: the server tells the client (`placed`), asks it to confirm
+    /// (`confirm`, acknowledged with a number), and acknowledges with the outcome.
+    #[client("place")]
+    fn place(order: Order) -> Outcome;
+    /// An order was placed.
+    #[server("placed")]
+    fn placed(order: Order);
+    /// The client confirms an order.
+    #[server("confirm")]
+    fn confirm(order: Order) -> u64;
+}
+
+#[gateway(namespace = "/typed", events = TypedEvents)]
+struct TypedGateway;
+
+#[gateway]
+impl TypedGateway {
+    #[subscribe_message("place")]
+    async fn place(
+        &self,
+        #[message_body] order: Order,
+        #[connected_socket] client: SioSocket,
+    ) -> Outcome {
+        let _ = TypedEvents::emit(&client).placed(&order);
+        match TypedEvents::emit(&client)
+            .confirm(&order, Duration::from_millis(1500))
+            .await
+        {
+            Ok(n) => Outcome {
+                confirmed: Some(n),
+                error: None,
+            },
+            Err(e) => Outcome {
+                confirmed: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
 #[gateway(namespace = "/api")]
 struct ApiGateway;
 
@@ -421,6 +478,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .gateway::<AckErrorsGateway>()
         .gateway::<TeamGateway>()
         .gateway::<ApiGateway>()
+        .gateway::<TypedGateway>()
         .socketio(|b| {
             let b = b
                 .ping_interval(Duration::from_millis(1000))
