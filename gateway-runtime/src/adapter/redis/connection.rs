@@ -455,7 +455,14 @@ async fn connect_publisher(shared: &Shared) -> Result<PubConn, String> {
                 .map(|r| r.map(PubConn::Cluster))
         }
     };
-    match connected {
+    connected_or_why(connected)
+}
+
+/// A connection attempt bounded by a timeout: the connection, or why there is none.
+fn connected_or_why<T>(
+    attempt: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+) -> Result<T, String> {
+    match attempt {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(describe(&e)),
         Err(_) => Err("timeout while connecting".into()),
@@ -860,11 +867,7 @@ async fn connect_shard_subscriber(
                 .map(|r| r.map(ShardConn::Cluster))
         }
     };
-    match connected {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(describe(&e)),
-        Err(_) => Err("timeout while connecting".into()),
-    }
+    connected_or_why(connected)
 }
 
 /// Subscribes everything, then hands each `smessage` to its listener until the

@@ -51,6 +51,61 @@
 //!
 //! [`@socket.io/redis-adapter`]: https://github.com/socketio/socket.io-redis-adapter
 
+/// What both Redis adapters do alike, as items of an `impl Adapter`: the room bookkeeping
+/// they leave to their in-memory rooms (`self.core.rooms`), their binding, and the packet
+/// object of a broadcast with acks handed to their core.
+macro_rules! rooms_in_memory {
+    () => {
+        fn socket_rooms(&self, sid: Sid) -> Vec<Room> {
+            self.core.rooms.socket_rooms(sid)
+        }
+
+        fn socket_room_count(&self, sid: Sid) -> usize {
+            self.core.rooms.socket_room_count(sid)
+        }
+
+        fn socket_in_room(&self, sid: Sid, room: &str) -> bool {
+            self.core.rooms.socket_in_room(sid, room)
+        }
+
+        fn for_each_target(
+            &self,
+            opts: &BroadcastOptions,
+            all: &mut dyn Iterator<Item = Sid>,
+            f: &mut dyn FnMut(Sid),
+        ) {
+            self.core.rooms.for_each_target(opts, all, f);
+        }
+
+        fn local_rooms(&self) -> HashSet<Room> {
+            self.core.rooms.local_rooms()
+        }
+
+        fn bind(&self, local: LocalNamespace) {
+            let _ = self.core.local.set(local);
+            self.core.driver.ensure_started();
+        }
+
+        fn remote_broadcast_with_ack(
+            &self,
+            packet: &Encoded,
+            opts: &BroadcastOptions,
+            on_ack: Arc<dyn Fn(Args) + Send + Sync>,
+        ) -> BoxFuture<'_, Result<usize, AdapterError>> {
+            if opts.local {
+                return Box::pin(async { Ok(0) });
+            }
+            let object = wire::packet_object(packet, false);
+            let opts = opts.clone();
+            Box::pin(async move {
+                let object =
+                    object.map_err(|e| AdapterError(format!("cannot relay packet: {e}")))?;
+                self.core.broadcast_with_ack(object, &opts, on_ack).await
+            })
+        }
+    };
+}
+
 mod connection;
 mod requests;
 pub mod sharded;
@@ -471,35 +526,7 @@ impl Adapter for RedisAdapter {
         self.core.rooms.del_all(sid);
     }
 
-    fn socket_rooms(&self, sid: Sid) -> Vec<Room> {
-        self.core.rooms.socket_rooms(sid)
-    }
-
-    fn socket_room_count(&self, sid: Sid) -> usize {
-        self.core.rooms.socket_room_count(sid)
-    }
-
-    fn socket_in_room(&self, sid: Sid, room: &str) -> bool {
-        self.core.rooms.socket_in_room(sid, room)
-    }
-
-    fn for_each_target(
-        &self,
-        opts: &BroadcastOptions,
-        all: &mut dyn Iterator<Item = Sid>,
-        f: &mut dyn FnMut(Sid),
-    ) {
-        self.core.rooms.for_each_target(opts, all, f);
-    }
-
-    fn local_rooms(&self) -> HashSet<Room> {
-        self.core.rooms.local_rooms()
-    }
-
-    fn bind(&self, local: LocalNamespace) {
-        let _ = self.core.local.set(local);
-        self.core.driver.ensure_started();
-    }
+    rooms_in_memory!();
 
     fn close(&self) {
         let core = &self.core;
@@ -538,23 +565,6 @@ impl Adapter for RedisAdapter {
             wire::opts_with_flags(opts),
         ]);
         core.publish(channel, wire::to_msgpack(&message));
-    }
-
-    fn remote_broadcast_with_ack(
-        &self,
-        packet: &Encoded,
-        opts: &BroadcastOptions,
-        on_ack: Arc<dyn Fn(Args) + Send + Sync>,
-    ) -> BoxFuture<'_, Result<usize, AdapterError>> {
-        if opts.local {
-            return Box::pin(async { Ok(0) });
-        }
-        let object = wire::packet_object(packet, false);
-        let opts = opts.clone();
-        Box::pin(async move {
-            let object = object.map_err(|e| AdapterError(format!("cannot relay packet: {e}")))?;
-            self.core.broadcast_with_ack(object, &opts, on_ack).await
-        })
     }
 
     fn remote_fetch_sockets(

@@ -719,35 +719,7 @@ impl Adapter for ShardedRedisAdapter {
         core.unfollow_rooms(&gone);
     }
 
-    fn socket_rooms(&self, sid: Sid) -> Vec<Room> {
-        self.core.rooms.socket_rooms(sid)
-    }
-
-    fn socket_room_count(&self, sid: Sid) -> usize {
-        self.core.rooms.socket_room_count(sid)
-    }
-
-    fn socket_in_room(&self, sid: Sid, room: &str) -> bool {
-        self.core.rooms.socket_in_room(sid, room)
-    }
-
-    fn for_each_target(
-        &self,
-        opts: &BroadcastOptions,
-        all: &mut dyn Iterator<Item = Sid>,
-        f: &mut dyn FnMut(Sid),
-    ) {
-        self.core.rooms.for_each_target(opts, all, f);
-    }
-
-    fn local_rooms(&self) -> HashSet<Room> {
-        self.core.rooms.local_rooms()
-    }
-
-    fn bind(&self, local: LocalNamespace) {
-        let _ = self.core.local.set(local);
-        self.core.driver.ensure_started();
-    }
+    rooms_in_memory!();
 
     fn close(&self) {
         let core = &self.core;
@@ -778,23 +750,6 @@ impl Adapter for ShardedRedisAdapter {
                 tracing::warn!(nsp = %core.nsp, error = %e, "sharded Redis adapter: cannot relay packet");
             }
         }
-    }
-
-    fn remote_broadcast_with_ack(
-        &self,
-        packet: &Encoded,
-        opts: &BroadcastOptions,
-        on_ack: Arc<dyn Fn(Args) + Send + Sync>,
-    ) -> BoxFuture<'_, Result<usize, AdapterError>> {
-        if opts.local {
-            return Box::pin(async { Ok(0) });
-        }
-        let object = wire::packet_object(packet, false);
-        let opts = opts.clone();
-        Box::pin(async move {
-            let object = object.map_err(|e| AdapterError(format!("cannot relay packet: {e}")))?;
-            self.core.broadcast_with_ack(object, &opts, on_ack).await
-        })
     }
 
     fn remote_fetch_sockets(
