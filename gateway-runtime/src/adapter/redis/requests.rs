@@ -454,23 +454,14 @@ impl Core {
             wire::to_json(&Value::Map(entries)),
         )?;
         crate::telemetry::adapter_request("redis", kind);
-        let deadline = Instant::now() + self.config.requests_timeout;
-        let mut answers = Vec::with_capacity(expected);
-        while answers.len() < expected {
-            match timeout_at(deadline, rx.recv()).await {
-                Ok(Some(answer)) => answers.push(answer),
-                Ok(None) => break,
-                Err(_) => {
-                    crate::telemetry::adapter_timeout("redis", kind);
-                    return Err(AdapterError(format!(
-                        "timeout reached while waiting for {what} response \
-                         ({} of {expected} nodes answered)",
-                        answers.len()
-                    )));
-                }
-            }
-        }
-        Ok(answers)
+        answers_within(
+            &mut rx,
+            expected,
+            self.config.requests_timeout,
+            ("redis", kind),
+            &format!("{what} response"),
+        )
+        .await
     }
 
     /// Sends a server-side event that waits for answers (`data`: `[event, ...args]`);
@@ -565,27 +556,44 @@ impl Core {
             return Err(e);
         }
         crate::telemetry::adapter_request("redis", request_type::BROADCAST);
-        let deadline = Instant::now() + self.config.requests_timeout;
-        let mut answered = 0;
-        let mut total = 0u64;
-        while answered < expected {
-            match timeout_at(deadline, counts.recv()).await {
-                Ok(Some(count)) => {
-                    answered += 1;
-                    total += count;
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    crate::telemetry::adapter_timeout("redis", request_type::BROADCAST);
-                    return Err(AdapterError(format!(
-                        "timeout reached while waiting for the client counts of a broadcast \
-                         ({answered} of {expected} nodes answered)"
-                    )));
-                }
+        let counts = answers_within(
+            &mut counts,
+            expected,
+            self.config.requests_timeout,
+            ("redis", request_type::BROADCAST),
+            "the client counts of a broadcast",
+        )
+        .await?;
+        Ok(counts.iter().sum::<u64>() as usize)
+    }
+}
+
+/// Gathers `expected` answers from `rx` until `timeout` passes (a closed channel ends it
+/// early). On timeout the adapter's timeout metric counts request `kind` and the error says
+/// how many nodes answered, waiting for `what`.
+pub(super) async fn answers_within<T>(
+    rx: &mut mpsc::UnboundedReceiver<T>,
+    expected: usize,
+    timeout: std::time::Duration,
+    (adapter, kind): (&'static str, u64),
+    what: &str,
+) -> Result<Vec<T>, AdapterError> {
+    let deadline = Instant::now() + timeout;
+    let mut answers = Vec::with_capacity(expected);
+    while answers.len() < expected {
+        match timeout_at(deadline, rx.recv()).await {
+            Ok(Some(answer)) => answers.push(answer),
+            Ok(None) => break,
+            Err(_) => {
+                crate::telemetry::adapter_timeout(adapter, kind);
+                return Err(AdapterError(format!(
+                    "timeout reached while waiting for {what} ({} of {expected} nodes answered)",
+                    answers.len()
+                )));
             }
         }
-        Ok(total as usize)
     }
+    Ok(answers)
 }
 
 /// How socket.io describes the matching local sockets to another node (`fetchSockets`):

@@ -44,9 +44,10 @@ use std::time::Duration;
 use gateway_core::socketio::{Args, Encoded};
 use rmpv::Value;
 use tokio::sync::mpsc;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::Instant;
 
 use super::connection::{Driver, Listener, Settings};
+use super::requests::answers_within;
 use super::wire;
 use super::RedisConfig;
 use crate::adapter::{
@@ -568,21 +569,17 @@ impl Core {
                 ("requestId", Value::from(request_id.as_str())),
             ]),
         )?;
-        let deadline = Instant::now() + self.config.requests_timeout;
+        let answers = answers_within(
+            &mut rx,
+            expected,
+            self.config.requests_timeout,
+            ("redis-sharded", kind::FETCH_SOCKETS),
+            "fetchSockets response",
+        )
+        .await?;
         let mut out = Vec::new();
-        for answered in 0..expected {
-            let answer = match timeout_at(deadline, rx.recv()).await {
-                Ok(Some(answer)) => answer,
-                Ok(None) => break,
-                Err(_) => {
-                    crate::telemetry::adapter_timeout("redis-sharded", kind::FETCH_SOCKETS);
-                    return Err(AdapterError(format!(
-                        "timeout reached while waiting for fetchSockets response \
-                         ({answered} of {expected} nodes answered)"
-                    )));
-                }
-            };
-            let sockets = wire::get(&answer, "sockets").and_then(Value::as_array);
+        for answer in &answers {
+            let sockets = wire::get(answer, "sockets").and_then(Value::as_array);
             for socket in sockets.into_iter().flatten() {
                 if let Some(id) = wire::get_str(socket, "id").and_then(Sid::parse) {
                     out.push(SocketInfo {
@@ -628,22 +625,15 @@ impl Core {
         .inspect_err(|_| {
             self.requests_lock().remove(&request_id);
         })?;
-        let deadline = Instant::now() + self.config.requests_timeout;
-        let mut total = 0u64;
-        for answered in 0..expected {
-            match timeout_at(deadline, rx.recv()).await {
-                Ok(Some(count)) => total += count,
-                Ok(None) => break,
-                Err(_) => {
-                    crate::telemetry::adapter_timeout("redis-sharded", kind::BROADCAST);
-                    return Err(AdapterError(format!(
-                        "timeout reached while waiting for the client counts of a broadcast \
-                         ({answered} of {expected} nodes answered)"
-                    )));
-                }
-            }
-        }
-        Ok(total as usize)
+        let counts = answers_within(
+            &mut rx,
+            expected,
+            self.config.requests_timeout,
+            ("redis-sharded", kind::BROADCAST),
+            "the client counts of a broadcast",
+        )
+        .await?;
+        Ok(counts.iter().sum::<u64>() as usize)
     }
 
     async fn server_side_emit_with_ack(
