@@ -367,23 +367,20 @@ impl Shared {
 
     fn stats(&self, observer: &AdminObserver) -> Value {
         let hostname = hostname();
-        let namespaces: Vec<Value> = self
-            .io
-            .namespaces()
-            .iter()
-            .map(|ns| json!({ "name": ns.name(), "socketsCount": ns.sockets().len() }))
-            .collect();
-        let clients = self.io.connection_count();
-        // Connections still on long-polling, once each (a connection has a socket per
-        // namespace).
+        // One pass over the sockets: each namespace's count, and the connections still on
+        // long-polling, once each (a connection has a socket per namespace).
+        let mut namespaces = Vec::new();
         let mut polling = std::collections::HashSet::new();
         for ns in self.io.namespaces() {
-            for socket in ns.sockets() {
+            let sockets = ns.sockets();
+            for socket in &sockets {
                 if socket.engine().transport() == crate::engine::TransportKind::Polling {
                     polling.insert(socket.engine().sid());
                 }
             }
+            namespaces.push(json!({ "name": ns.name(), "socketsCount": sockets.len() }));
         }
+        let clients = self.io.connection_count();
         let polling = polling.len();
         json!({
             "serverId": self.options.server_id.clone().unwrap_or_else(|| hostname.clone()),
